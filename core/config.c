@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: MIT */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+const char *lunar_transport_name(enum lunar_transport t)
+{
+	switch (t) {
+	case LUNAR_TRANSPORT_SIM: return "sim";
+	case LUNAR_TRANSPORT_TCMU: return "tcmu";
+	case LUNAR_TRANSPORT_XEN: return "xen";
+	}
+	return "?";
+}
+
+/* ---- diagnostics helpers ---------------------------------------------------------- */
+
+static unsigned edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned row[64];
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++) {
+		unsigned prev = row[0];
+
+		row[0] = (unsigned)i;
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned cur = row[j];
+			unsigned sub = prev + (a[i - 1] != b[j - 1]);
+
+			row[j] = LUNAR_MIN(LUNAR_MIN(row[j] + 1, row[j - 1] + 1), sub);
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+/* Every key of map must be in allowed (NULL-terminated). */
+static void check_keys(struct lunar_diag *d, const struct lunar_value *map, const char *const *allowed,
+		       const char *where)
+{
+	for (size_t i = 0; i < map->n; i++) {
+		const char *k = map->keys[i], *best = NULL;
+		unsigned best_d = 3;
+		bool ok = false;
+
+		for (const char *const *a = allowed; *a; a++) {
+			unsigned dist;
+
+			if (!strcmp(*a, k)) {
+				ok = true;
+				break;
+			}
+			dist = edit_distance(*a, k);
+			if (dist < best_d) {
+				best_d = dist;
+				best = *a;
+			}
+		}
+		if (ok)
+			continue;
+		if (best)
+			lunar_diag_add(d, map->key_line[i], map->key_col[i],
+				       "unknown key '%s' in %s (did you mean '%s'?)", k, where, best);
+		else
+			lunar_diag_add(d, map->key_line[i], map->key_col[i],
+				       "unknown key '%s' in %s", k, where);
+	}
+}
+
+static bool want_scalar(struct lunar_diag *d, const struct lunar_value *v, const char *key,
+			const char *what)
+{
+	if (v->kind == LUNAR_VAL_SCALAR)
+		return true;
+	lunar_diag_add(d, v->line, v->col, "'%s' must be %s, not %s", key, what,
+		       lunar_value_kind_name(v));
+	return false;
+}
+
+static int get_string(struct lunar_diag *d, const struct lunar_value *map, const char *key,
+		      char **out)
+{
+	const struct lunar_value *v = lunar_value_get(map, key);
+
+	if (!v)
+		return 0;
+	if (!want_scalar(d, v, key, "a string"))
+		return -1;
+	if (!v->str[0]) {
+		lunar_diag_add(d, v->line, v->col, "'%s' must not be empty", key);
+		return -1;
+	}
+	free(*out);
+	*out = strdup(v->str);
+	return 1;
+}
+
+static int get_uint(struct lunar_diag *d, const struct lunar_value *map, const char *key,
+		    uint64_t max, uint64_t *out)
+{
+	const struct lunar_value *v = lunar_value_get(map, key);
+	char *end;
+	uint64_t n;
+
+	if (!v)
+		return 0;
+	if (!want_scalar(d, v, key, "an integer"))
+		return -1;
+	errno = 0;
+	n = strtoull(v->str, &end, 0);
+	if (!v->plain || !isdigit((unsigned char)v->str[0]) || *end || errno) {
+		lunar_diag_add(d, v->line, v->col, "'%s' must be an integer, not '%s'", key, v->str);
+		return -1;
+	}
+	if (n > max) {
+		lunar_diag_add(d, v->line, v->col, "'%s' is %" PRIu64 ", the largest allowed is %" PRIu64,
+			       key, n, max);
+		return -1;
+	}
+	*out = n;
+	return 1;
+}
+
+static int get_size(struct lunar_diag *d, const struct lunar_value *map, const char *key,
+		    uint64_t *out)
+{
+	const struct lunar_value *v = lunar_value_get(map, key);
+	const char *why;
+
+	if (!v)
+		return 0;
+	if (!want_scalar(d, v, key, "a size such as 64MiB"))
+		return -1;
+	if (lunar_parse_size(v->str, out, &why) < 0) {
+		lunar_diag_add(d, v->line, v->col, "'%s': %s, not '%s'", key, why, v->str);
+		return -1;
+	}
+	return 1;
+}
+
+static int get_bool(struct lunar_diag *d, const struct lunar_value *map, const char *key, bool *out)
+{
+	static const char *yes[] = { "true", "yes", "on" }, *no[] = { "false", "no", "off" };
+	const struct lunar_value *v = lunar_value_get(map, key);
+
+	if (!v)
+		return 0;
+	if (!want_scalar(d, v, key, "true or false"))
+		return -1;
+	for (int i = 0; v->plain && i < 3; i++) {
+		if (!strcmp(v->str, yes[i])) {
+			*out = true;
+			return 1;
+		}
+		if (!strcmp(v->str, no[i])) {
+			*out = false;
+			return 1;
+		}
+	}
+	lunar_diag_add(d, v->line, v->col, "'%s' must be true or false, not '%s'", key, v->str);
+	return -1;
+}
+
+static bool want_map(struct lunar_diag *d, const struct lunar_value *v, const char *what)
+{
+	if (v->kind == LUNAR_VAL_MAP)
+		return true;
+	lunar_diag_add(d, v->line, v->col, "%s must be a mapping (key: value lines), not %s", what,
+		       lunar_value_kind_name(v));
+	return false;
+}
+
+/* ---- LUN sections ---------------------------------------------------------------- */
+
+static bool valid_name(const char *s)
+{
+	if (!*s || strlen(s) > 64)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+			return false;
+	return true;
+}
+
+static void parse_sim(struct lunar_diag *d, const struct lunar_value *v, struct lunar_lun_config *l)
+{
+	static const char *const keys[] = { "ring", "data_area", NULL };
+
+	if (!want_map(d, v, "'sim'"))
+		return;
+	check_keys(d, v, keys, "'sim'");
+	if (get_size(d, v, "ring", &l->sim.ring_size) > 0 &&
+	    (l->sim.ring_size < 8192 || l->sim.ring_size > (64u << 20) || l->sim.ring_size % 4096))
+		lunar_diag_add(d, lunar_value_get(v, "ring")->line, lunar_value_get(v, "ring")->col,
+			       "'ring' must be a multiple of 4KiB between 8KiB and 64MiB");
+	if (get_size(d, v, "data_area", &l->sim.data_size) > 0 &&
+	    (l->sim.data_size < 4096 || l->sim.data_size % 4096 || l->sim.data_size > (16ull << 30)))
+		lunar_diag_add(d, lunar_value_get(v, "data_area")->line,
+			       lunar_value_get(v, "data_area")->col,
+			       "'data_area' must be a multiple of 4KiB up to 16GiB");
+}
+
+static void parse_tcmu(struct lunar_diag *d, const struct lunar_value *v, struct lunar_lun_config *l)
+{
+	static const char *const keys[] = { "create", "fabric", "wwn", "iqn", "portal",
+		"hw_max_sectors", "cmd_time_out", "max_data_area", NULL };
+	const struct lunar_value *f;
+	uint64_t n;
+
+	if (!want_map(d, v, "'tcmu'"))
+		return;
+	check_keys(d, v, keys, "'tcmu'");
+	get_bool(d, v, "create", &l->tcmu.create);
+	if (get_string(d, v, "fabric", &l->tcmu.fabric) > 0 && strcmp(l->tcmu.fabric, "loop") &&
+	    strcmp(l->tcmu.fabric, "iscsi")) {
+		f = lunar_value_get(v, "fabric");
+		lunar_diag_add(d, f->line, f->col, "'fabric' must be loop or iscsi, not '%s'",
+			       l->tcmu.fabric);
+	}
+	if (get_string(d, v, "wwn", &l->tcmu.wwn) > 0 &&
+	    (strncmp(l->tcmu.wwn, "naa.", 4) || strlen(l->tcmu.wwn) != 20)) {
+		f = lunar_value_get(v, "wwn");
+		lunar_diag_add(d, f->line, f->col, "'wwn' must look like naa.5001405xxxxxxxxx (16 hex digits), not '%s'",
+			       l->tcmu.wwn);
+	}
+	if (get_string(d, v, "iqn", &l->tcmu.iqn) > 0 && strncmp(l->tcmu.iqn, "iqn.", 4)) {
+		f = lunar_value_get(v, "iqn");
+		lunar_diag_add(d, f->line, f->col, "'iqn' must start with 'iqn.', not '%s'", l->tcmu.iqn);
+	}
+	if (get_string(d, v, "portal", &l->tcmu.portal) > 0 && !strchr(l->tcmu.portal, ':')) {
+		f = lunar_value_get(v, "portal");
+		lunar_diag_add(d, f->line, f->col, "'portal' must be ADDRESS:PORT, not '%s'",
+			       l->tcmu.portal);
+	}
+	if (get_uint(d, v, "hw_max_sectors", 65536, &n) > 0)
+		l->tcmu.hw_max_sectors = (uint32_t)n;
+	if (get_uint(d, v, "cmd_time_out", 3600, &n) > 0)
+		l->tcmu.cmd_time_out = (uint32_t)n;
+	get_size(d, v, "max_data_area", &l->tcmu.max_data_area);
+}
+
+static void parse_xen(struct lunar_diag *d, const struct lunar_value *v, struct lunar_lun_config *l)
+{
+	static const char *const keys[] = { "p_dev", NULL };
+
+	if (!want_map(d, v, "'xen'"))
+		return;
+	check_keys(d, v, keys, "'xen'");
+	get_string(d, v, "p_dev", &l->xen.p_dev);
+}
+
+static void parse_lun(struct lunar_diag *d, const struct lunar_config *c, const struct lunar_value *v,
+		      struct lunar_lun_config *l)
+{
+	static const char *const keys[] = { "name", "transport", "handler", "size", "block_size",
+		"args", "lua_memory_limit", "queue_depth", "sim", "tcmu", "xen", NULL };
+	const struct lunar_value *f;
+	char *transport = NULL, *handler = NULL, where[96];
+	int errs = d->count;
+	uint64_t n;
+
+	l->line = v->line;
+	l->col = v->col;
+	l->block_size = LUNAR_DEFAULT_BLOCK_SIZE;
+	l->lua_memory_limit = LUNAR_DEFAULT_LUA_MEMORY_LIMIT;
+	l->queue_depth = LUNAR_DEFAULT_QUEUE_DEPTH;
+	if (!want_map(d, v, "a LUN"))
+		return;
+	if (get_string(d, v, "name", &l->name) > 0 && !valid_name(l->name)) {
+		f = lunar_value_get(v, "name");
+		lunar_diag_add(d, f->line, f->col,
+			       "LUN name '%s' may only use letters, digits, '-', '_' and '.' (at most 64)",
+			       l->name);
+	}
+	snprintf(where, sizeof(where), l->name ? "LUN '%s'" : "a LUN%s", l->name ? l->name : "");
+	check_keys(d, v, keys, where);
+	if (!lunar_value_get(v, "name"))
+		lunar_diag_add(d, v->line, v->col, "LUN is missing 'name'");
+
+	if (get_string(d, v, "transport", &transport) > 0) {
+		f = lunar_value_get(v, "transport");
+		if (!strcmp(transport, "sim"))
+			l->transport = LUNAR_TRANSPORT_SIM;
+		else if (!strcmp(transport, "tcmu"))
+			l->transport = LUNAR_TRANSPORT_TCMU;
+		else if (!strcmp(transport, "xen"))
+			l->transport = LUNAR_TRANSPORT_XEN;
+		else
+			lunar_diag_add(d, f->line, f->col,
+				       "'transport' must be sim, tcmu or xen, not '%s'", transport);
+	} else if (!lunar_value_get(v, "transport")) {
+		lunar_diag_add(d, v->line, v->col, "%s is missing 'transport' (sim, tcmu or xen)", where);
+	}
+	free(transport);
+
+	if (get_string(d, v, "handler", &handler) > 0) {
+		char path[PATH_MAX];
+
+		f = lunar_value_get(v, "handler");
+		if (handler[0] == '/')
+			snprintf(path, sizeof(path), "%s", handler);
+		else
+			snprintf(path, sizeof(path), "%s/%s", c->dir, handler);
+		if (access(path, R_OK) != 0)
+			lunar_diag_add(d, f->line, f->col, "handler file '%s' not found (looked at %s)",
+				       handler, path);
+		else
+			l->handler = realpath(path, NULL);
+	} else if (!lunar_value_get(v, "handler")) {
+		lunar_diag_add(d, v->line, v->col, "%s is missing 'handler' (path to a Lua file)", where);
+	}
+	free(handler);
+
+	if (get_uint(d, v, "block_size", 65536, &n) > 0) {
+		f = lunar_value_get(v, "block_size");
+		if (n != 512 && n != 1024 && n != 2048 && n != 4096)
+			lunar_diag_add(d, f->line, f->col,
+				       "'block_size' must be 512, 1024, 2048 or 4096, not %" PRIu64, n);
+		else
+			l->block_size = (uint32_t)n;
+	}
+	if (get_size(d, v, "size", &l->size) > 0) {
+		f = lunar_value_get(v, "size");
+		if (l->size == 0)
+			lunar_diag_add(d, f->line, f->col, "'size' must not be 0");
+		else if (l->size % l->block_size)
+			lunar_diag_add(d, f->line, f->col,
+				       "'size' (%" PRIu64 " bytes) is not a multiple of the block size %u",
+				       l->size, l->block_size);
+	} else if (!lunar_value_get(v, "size")) {
+		lunar_diag_add(d, v->line, v->col, "%s is missing 'size' (e.g. size: 64MiB)", where);
+	}
+	if (get_size(d, v, "lua_memory_limit", &l->lua_memory_limit) > 0 &&
+	    l->lua_memory_limit < (1u << 20)) {
+		f = lunar_value_get(v, "lua_memory_limit");
+		lunar_diag_add(d, f->line, f->col, "'lua_memory_limit' must be at least 1MiB");
+	}
+	if (get_uint(d, v, "queue_depth", LUNAR_MAX_QUEUE_DEPTH, &n) > 0) {
+		if (n == 0) {
+			f = lunar_value_get(v, "queue_depth");
+			lunar_diag_add(d, f->line, f->col, "'queue_depth' must be at least 1");
+		}
+		l->queue_depth = (uint32_t)n;
+	}
+	l->args = lunar_value_get(v, "args");
+
+	if ((f = lunar_value_get(v, "sim")))
+		parse_sim(d, f, l);
+	if ((f = lunar_value_get(v, "tcmu")))
+		parse_tcmu(d, f, l);
+	if ((f = lunar_value_get(v, "xen")))
+		parse_xen(d, f, l);
+	if (d->count != errs)
+		return;
+	/* A transport section for another transport is almost surely a slip. */
+	static const char *const sections[] = { "sim", "tcmu", "xen" };
+	for (int t = 0; t < 3; t++) {
+		f = lunar_value_get(v, sections[t]);
+		if (f && (int)l->transport != t)
+			lunar_diag_add(d, f->line - 0, f->col,
+				       "section '%s' does not apply: LUN '%s' uses transport %s",
+				       sections[t], l->name, lunar_transport_name(l->transport));
+	}
+}
+
+static void lun_config_clear(struct lunar_lun_config *l)
+{
+	free(l->name);
+	free(l->handler);
+	free(l->tcmu.fabric);
+	free(l->tcmu.wwn);
+	free(l->tcmu.iqn);
+	free(l->tcmu.portal);
+	free(l->xen.p_dev);
+}
+
+void lunar_config_free(struct lunar_config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nluns; i++)
+		lun_config_clear(&c->luns[i]);
+	free(c->luns);
+	lunar_value_free(c->root);
+	free(c->path);
+	free(c->dir);
+	free(c);
+}
+
+int lunar_config_load(const char *path, struct lunar_config **out, struct lunar_diag *d)
+{
+	static const char *const top_keys[] = { "version", "luns", NULL };
+	struct lunar_config *c = calloc(1, sizeof(*c));
+	const struct lunar_value *luns, *v;
+	char *tmp;
+	uint64_t n;
+
+	d->file = path;
+	if (!c) {
+		lunar_diag_add(d, 0, 0, "out of memory");
+		return -1;
+	}
+	c->path = strdup(path);
+	tmp = strdup(path);
+	c->dir = tmp ? realpath(dirname(tmp), NULL) : NULL;
+	free(tmp);
+	if (!c->path || !c->dir) {
+		lunar_diag_add(d, 0, 0, "cannot resolve the directory of the file");
+		goto fail;
+	}
+	if (lunar_yaml_load(path, &c->root, d) < 0)
+		goto fail;
+	if (!c->root) {
+		lunar_diag_add(d, 1, 1, "the file is empty: expected a 'luns:' list");
+		goto fail;
+	}
+	if (!want_map(d, c->root, "the top level"))
+		goto fail;
+	check_keys(d, c->root, top_keys, "the top level");
+	if (get_uint(d, c->root, "version", 1000, &n) > 0 && n != 1) {
+		v = lunar_value_get(c->root, "version");
+		lunar_diag_add(d, v->line, v->col, "unsupported config version %" PRIu64 " (this lunar reads version 1)", n);
+	}
+	luns = lunar_value_get(c->root, "luns");
+	if (!luns) {
+		lunar_diag_add(d, c->root->line, c->root->col, "missing 'luns:' (a list of LUNs)");
+		goto fail;
+	}
+	if (luns->kind != LUNAR_VAL_SEQ) {
+		lunar_diag_add(d, luns->line, luns->col, "'luns' must be a list ('- name: ...' items), not %s",
+			       lunar_value_kind_name(luns));
+		goto fail;
+	}
+	if (luns->n > LUNAR_MAX_LUNS) {
+		lunar_diag_add(d, luns->line, luns->col, "at most %d LUNs are supported", LUNAR_MAX_LUNS);
+		goto fail;
+	}
+	c->luns = calloc(luns->n ? luns->n : 1, sizeof(*c->luns));
+	if (!c->luns) {
+		lunar_diag_add(d, 0, 0, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < luns->n; i++) {
+		struct lunar_lun_config *l = &c->luns[c->nluns++];
+
+		parse_lun(d, c, &luns->items[i], l);
+		for (size_t j = 0; l->name && j + 1 < c->nluns; j++) {
+			if (c->luns[j].name && !strcmp(c->luns[j].name, l->name)) {
+				v = lunar_value_get(&luns->items[i], "name");
+				lunar_diag_add(d, v->line, v->col,
+					       "duplicate LUN name '%s' (first defined at line %d)",
+					       l->name, c->luns[j].line);
+			}
+		}
+	}
+	if (d->count)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	lunar_config_free(c);
+	return -1;
+}

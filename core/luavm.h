@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef LUNAR_LUAVM_H
+#define LUNAR_LUAVM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct lunar_lun;
+
+/*
+ * A generation: one lua_State with the dispatcher and the LUN's handler
+ * loaded and open()ed.  Built on any thread, then used by the LUN's worker
+ * only.
+ */
+struct lunar_gen;
+
+struct lunar_gen *lunar_gen_create(struct lunar_lun *lun, char *err, size_t errlen);
+/* Runs the batch (lun->batch[0..n)) through the handler: one lua_pcall. */
+void lunar_gen_dispatch(struct lunar_gen *g, uint32_t n);
+/* Tells the handler about a task management function. */
+void lunar_gen_tmr(struct lunar_gen *g, uint8_t type, const uint32_t *slots, uint32_t n);
+/* Calls the handler's close() and frees the state. */
+void lunar_gen_destroy(struct lunar_gen *g);
+/* Bytes the state holds, and its cap. */
+size_t lunar_gen_mem_used(const struct lunar_gen *g);
+
+/* The package.path that finds lua/lunar (source tree, build tree or
+ * installed copy; LUNAR_LUA_DIR overrides). */
+const char *lunar_lua_path(void);
+/* Compiles a Lua file without running it: "file:line: message" on error. */
+int lunar_lua_check_syntax(const char *path, char *err, size_t errlen);
+/* Runs require(module).selftest() in a fresh state; 0 when it passed. */
+int lunar_lua_selftest(const char *module);
+/* Runs a Lua script file with args (for tools and tests); exit status. */
+int lunar_lua_script(const char *path, int argc, char **argv);
+
+#endif

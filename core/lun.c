@@ -1,0 +1,429 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lun.h"
+#include "luavm.h"
+#include "mem.h"
+#include "scsi/sense.h"
+#include "util.h"
+
+/*
+ * LUNs by id.  Lua reaches its LUN's slots through this table (an integer,
+ * never a pointer, crosses the boundary).  Entries are set before a LUN's
+ * worker starts and cleared after it stopped.
+ */
+static struct lunar_lun *_Atomic registry[LUNAR_MAX_LUNS];
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct lunar_lun *lunar_lun_get(int id)
+{
+	if (id < 0 || id >= LUNAR_MAX_LUNS)
+		return NULL;
+	return atomic_load_explicit(&registry[id], memory_order_acquire);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+struct lunar_lun *lunar_lun_create(const struct lunar_lun_config *cfg, const struct lunar_value *args)
+{
+	struct lunar_lun *lun = calloc(1, sizeof(*lun));
+	uint32_t n = cfg->queue_depth;
+
+	if (!lun)
+		return NULL;
+	lun->id = -1;
+	lun->epfd = lun->stop_fd = -1;
+	lun->cfg = *cfg;
+	lun->cfg.name = dup_or_null(cfg->name);
+	lun->cfg.handler = dup_or_null(cfg->handler);
+	lun->cfg.tcmu.fabric = dup_or_null(cfg->tcmu.fabric);
+	lun->cfg.tcmu.wwn = dup_or_null(cfg->tcmu.wwn);
+	lun->cfg.tcmu.iqn = dup_or_null(cfg->tcmu.iqn);
+	lun->cfg.tcmu.portal = dup_or_null(cfg->tcmu.portal);
+	lun->cfg.xen.p_dev = dup_or_null(cfg->xen.p_dev);
+	lun->cfg.args = NULL;
+	lun->args = args;
+	lun->handler = lun->cfg.handler;
+	pthread_mutex_init(&lun->lock, NULL);
+	lun->log_rl = (struct lunar_ratelimit)LUNAR_RATELIMIT_INIT(5000000000ull, 10);
+	lun->nslots = n;
+	lun->slots = calloc(n, sizeof(*lun->slots));
+	lun->free_stack = calloc(n, sizeof(uint32_t));
+	lun->batch = calloc(n, sizeof(int32_t));
+	lun->done = calloc(n, sizeof(uint32_t));
+	lun->slot_iov = calloc(n, sizeof(*lun->slot_iov));
+	lun->slot_iov_cap = calloc(n, sizeof(uint32_t));
+	if (!lun->cfg.name || !lun->slots || !lun->free_stack || !lun->batch || !lun->done ||
+	    !lun->slot_iov || !lun->slot_iov_cap)
+		goto fail;
+	for (uint32_t i = 0; i < n; i++) {
+		lun->slots[i].slot = i;
+		lun->free_stack[lun->nfree++] = n - 1 - i;
+	}
+	atomic_store(&lun->state, LUNAR_LUN_STARTING);
+	pthread_mutex_lock(&registry_lock);
+	for (int id = 0; id < LUNAR_MAX_LUNS; id++) {
+		if (atomic_load(&registry[id]))
+			continue;
+		lun->id = id;
+		for (uint32_t i = 0; i < n; i++)
+			lun->slots[i].lun_id = (uint16_t)id;
+		atomic_store_explicit(&registry[id], lun, memory_order_release);
+		break;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	if (lun->id < 0)
+		goto fail;
+	return lun;
+fail:
+	lunar_lun_destroy(lun);
+	return NULL;
+}
+
+void lunar_lun_destroy(struct lunar_lun *lun)
+{
+	if (!lun)
+		return;
+	if (lun->id >= 0) {
+		pthread_mutex_lock(&registry_lock);
+		atomic_store(&registry[lun->id], NULL);
+		pthread_mutex_unlock(&registry_lock);
+	}
+	for (uint32_t i = 0; lun->slot_iov && i < lun->nslots; i++)
+		free(lun->slot_iov[i]);
+	lunar_mem_free_all(lun);
+	lunar_lun_drop_tmrs(lun);
+	free(lun->slot_iov);
+	free(lun->slot_iov_cap);
+	free(lun->slots);
+	free(lun->free_stack);
+	free(lun->batch);
+	free(lun->done);
+	free(lun->cfg.name);
+	free(lun->cfg.handler);
+	free(lun->cfg.tcmu.fabric);
+	free(lun->cfg.tcmu.wwn);
+	free(lun->cfg.tcmu.iqn);
+	free(lun->cfg.tcmu.portal);
+	free(lun->cfg.xen.p_dev);
+	pthread_mutex_destroy(&lun->lock);
+	free(lun);
+}
+
+/* ---- slots ------------------------------------------------------------------------ */
+
+struct lunar_cmd *lunar_lun_slot_get(struct lunar_lun *lun)
+{
+	struct lunar_cmd *c;
+
+	if (!lun->nfree)
+		return NULL;
+	c = &lun->slots[lun->free_stack[--lun->nfree]];
+	c->cdb_len = 0;
+	c->dir = LUNAR_DIR_NONE;
+	c->state = LUNAR_CMD_NEW;
+	c->status = LUNAR_GOOD;
+	c->sense_len = 0;
+	c->flags = 0;
+	c->iovcnt = c->bidi_iovcnt = 0;
+	c->iov = NULL;
+	c->length = c->bidi_length = 0;
+	c->tag = 0;
+	c->xfer = 0;
+	c->seq++;
+	c->start_ns = 0;
+	return c;
+}
+
+struct iovec *lunar_lun_slot_iov(struct lunar_lun *lun, struct lunar_cmd *c, uint32_t n)
+{
+	uint32_t i = c->slot;
+
+	if (n > lun->slot_iov_cap[i]) {
+		/* grows to the largest command seen, then stays: steady state
+		 * allocates nothing */
+		uint32_t cap = n < 16 ? 16 : n;
+		struct iovec *v = realloc(lun->slot_iov[i], cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		lun->slot_iov[i] = v;
+		lun->slot_iov_cap[i] = cap;
+	}
+	return lun->slot_iov[i];
+}
+
+void lunar_lun_queue(struct lunar_lun *lun, struct lunar_cmd *c)
+{
+	c->start_ns = lunar_now_ns();
+	lun->batch[lun->nbatch++] = (int32_t)c->slot;
+}
+
+void lunar_lun_slot_put(struct lunar_lun *lun, struct lunar_cmd *c)
+{
+	c->state = LUNAR_CMD_FREE;
+	lun->free_stack[lun->nfree++] = c->slot;
+}
+
+struct lunar_cmd *lunar_lun_find_tag(struct lunar_lun *lun, uint64_t tag)
+{
+	for (uint32_t i = 0; i < lun->nslots; i++) {
+		struct lunar_cmd *c = &lun->slots[i];
+
+		if (c->state != LUNAR_CMD_FREE && c->tag == tag)
+			return c;
+	}
+	return NULL;
+}
+
+void lunar_cmd_set_sense(struct lunar_cmd *c, uint8_t key, uint8_t asc, uint8_t ascq)
+{
+	c->status = LUNAR_CHECK_CONDITION;
+	memset(c->sense, 0, sizeof(c->sense));
+	c->sense_len = (uint8_t)lunar_sense_fixed(c->sense, key, asc, ascq);
+	c->xfer = 0;
+}
+
+/* ---- state -------------------------------------------------------------------------- */
+
+const char *lunar_lun_state_name(int st)
+{
+	switch (st) {
+	case LUNAR_LUN_STARTING: return "starting";
+	case LUNAR_LUN_SERVING: return "serving";
+	case LUNAR_LUN_FAILED: return "failed";
+	case LUNAR_LUN_STOPPED: return "stopped";
+	}
+	return "?";
+}
+
+void lunar_lun_set_state(struct lunar_lun *lun, enum lunar_lun_state st, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&lun->lock);
+	va_start(ap, fmt);
+	vsnprintf(lun->state_msg, sizeof(lun->state_msg), fmt, ap);
+	va_end(ap);
+	atomic_store(&lun->state, st);
+	pthread_mutex_unlock(&lun->lock);
+}
+
+/* ---- the batch ---------------------------------------------------------------------- */
+
+/* Functions Lua calls (abi.h). */
+
+struct lunar_cmd *lunar_slots(int lun_id)
+{
+	struct lunar_lun *lun = lunar_lun_get(lun_id);
+
+	return lun ? lun->slots : NULL;
+}
+
+uint32_t lunar_slot_count(int lun_id)
+{
+	struct lunar_lun *lun = lunar_lun_get(lun_id);
+
+	return lun ? lun->nslots : 0;
+}
+
+int32_t *lunar_batch(int lun_id)
+{
+	struct lunar_lun *lun = lunar_lun_get(lun_id);
+
+	return lun ? lun->batch : NULL;
+}
+
+int lunar_cmd_complete(struct lunar_cmd *cmd)
+{
+	struct lunar_lun *lun = cmd ? lunar_lun_get(cmd->lun_id) : NULL;
+
+	if (!lun || cmd < lun->slots || cmd >= lun->slots + lun->nslots)
+		return -1;
+	if (cmd->state != LUNAR_CMD_DEFERRED)
+		return -1;
+	cmd->state = LUNAR_CMD_DONE;
+	lun->done[lun->ndone++] = cmd->slot;
+	return 0;
+}
+
+static void account(struct lunar_lun *lun, const struct lunar_cmd *c)
+{
+	atomic_fetch_add_explicit(&lun->stats.commands, 1, memory_order_relaxed);
+	if (c->status != LUNAR_GOOD)
+		atomic_fetch_add_explicit(&lun->stats.errors, 1, memory_order_relaxed);
+	if (c->dir == LUNAR_DIR_OUT || c->dir == LUNAR_DIR_BIDI)
+		atomic_fetch_add_explicit(&lun->stats.bytes_out, c->length, memory_order_relaxed);
+	if (c->xfer)
+		atomic_fetch_add_explicit(&lun->stats.bytes_in, c->xfer, memory_order_relaxed);
+}
+
+static void finish(struct lunar_lun *lun, struct lunar_cmd *c)
+{
+	account(lun, c);
+	lun->port->ops->complete(lun->port, c);
+	lunar_lun_slot_put(lun, c);
+}
+
+/* Answers a whole batch without Lua: the handler did not load. */
+static void fail_batch(struct lunar_lun *lun, uint8_t key, uint8_t asc, uint8_t ascq)
+{
+	for (uint32_t i = 0; i < lun->nbatch; i++) {
+		struct lunar_cmd *c = &lun->slots[lun->batch[i]];
+
+		lunar_cmd_set_sense(c, key, asc, ascq);
+		c->state = LUNAR_CMD_DONE;
+	}
+}
+
+/* After Lua returned: every slot of the batch is DONE, DEFERRED, or (if
+ * the dispatcher itself failed) still NEW. */
+static uint32_t finish_batch(struct lunar_lun *lun)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < lun->nbatch; i++) {
+		struct lunar_cmd *c = &lun->slots[lun->batch[i]];
+
+		if (c->state == LUNAR_CMD_DEFERRED)
+			continue;
+		if (c->state != LUNAR_CMD_DONE) {
+			lunar_cmd_set_sense(c, LUNAR_SK_HARDWARE_ERROR, 0x44, 0x00);
+			c->state = LUNAR_CMD_DONE;
+		}
+		finish(lun, c);
+		n++;
+	}
+	/* Deferred commands completed during this Lua call; a slot may be in
+	 * both lists if it was deferred and completed within the call. */
+	for (uint32_t i = 0; i < lun->ndone; i++) {
+		struct lunar_cmd *c = &lun->slots[lun->done[i]];
+
+		if (c->state != LUNAR_CMD_DONE)
+			continue;	/* already finished above */
+		finish(lun, c);
+		n++;
+	}
+	lun->ndone = 0;
+	return n;
+}
+
+struct lunar_tmr {
+	struct lunar_tmr *next;
+	uint8_t type;
+	uint32_t n;
+	uint32_t slots[];
+};
+
+void lunar_lun_tmr(struct lunar_lun *lun, uint8_t type, struct lunar_cmd **cmds, uint32_t n)
+{
+	struct lunar_tmr *t = malloc(sizeof(*t) + n * sizeof(uint32_t)), **pp;
+
+	atomic_fetch_add_explicit(&lun->stats.tmrs, 1, memory_order_relaxed);
+	for (uint32_t i = 0; i < n; i++)
+		cmds[i]->flags |= LUNAR_CMDF_ABORTED;
+	if (!t) {
+		log_err("%s: out of memory: task management function not passed on", lun->cfg.name);
+		return;
+	}
+	/* Delivered after the batch being drained reached the handler, so a
+	 * handler always meets a command before its abort. */
+	t->next = NULL;
+	t->type = type;
+	t->n = n;
+	for (uint32_t i = 0; i < n; i++)
+		t->slots[i] = cmds[i]->slot;
+	for (pp = &lun->tmrs; *pp; pp = &(*pp)->next)
+		;
+	*pp = t;
+}
+
+static uint32_t deliver_tmrs(struct lunar_lun *lun)
+{
+	uint32_t n = 0;
+
+	while (lun->tmrs) {
+		struct lunar_tmr *t = lun->tmrs;
+
+		lun->tmrs = t->next;
+		if (lun->gen && atomic_load(&lun->state) == LUNAR_LUN_SERVING)
+			lunar_gen_tmr(lun->gen, t->type, t->slots, t->n);
+		free(t);
+		lun->nbatch = 0;
+		n += finish_batch(lun);
+	}
+	return n;
+}
+
+void lunar_lun_drop_tmrs(struct lunar_lun *lun)
+{
+	while (lun->tmrs) {
+		struct lunar_tmr *t = lun->tmrs;
+
+		lun->tmrs = t->next;
+		free(t);
+	}
+}
+
+void lunar_lun_run(struct lunar_lun *lun)
+{
+	for (;;) {
+		uint32_t progressed;
+		int n;
+
+		lun->nbatch = 0;
+		n = lun->port->ops->drain(lun->port);
+		if (n < 0) {
+			lunar_lun_set_state(lun, LUNAR_LUN_FAILED, "transport stopped");
+			break;
+		}
+		if (lun->nbatch) {
+			atomic_fetch_add_explicit(&lun->stats.batches, 1, memory_order_relaxed);
+			if (lun->gen && atomic_load(&lun->state) == LUNAR_LUN_SERVING)
+				lunar_gen_dispatch(lun->gen, lun->nbatch);
+			else
+				fail_batch(lun, LUNAR_SK_NOT_READY, 0x04, 0x03);
+		}
+		progressed = finish_batch(lun);
+		progressed += deliver_tmrs(lun);
+		if (!lun->nbatch && !progressed)
+			break;
+		lun->port->ops->flush(lun->port);
+	}
+	lun->port->ops->flush(lun->port);
+}
+
+/* ---- logging from Lua ------------------------------------------------------------ */
+
+void lunar_log(int lun_id, int level, const char *msg)
+{
+	struct lunar_lun *lun = lunar_lun_get(lun_id);
+
+	lunar_logf(level, "%s: %s", lun ? lun->cfg.name : "?", msg);
+}
+
+void lunar_log_cmd(int lun_id, const struct lunar_cmd *cmd, const char *msg)
+{
+	struct lunar_lun *lun = lunar_lun_get(lun_id);
+	struct lunar_buf cdb = { 0 };
+	unsigned suppressed;
+
+	if (!lun || !cmd)
+		return;
+	atomic_fetch_add_explicit(&lun->stats.handler_errors, 1, memory_order_relaxed);
+	if (!lunar_ratelimit(&lun->log_rl, lunar_now_ns(), &suppressed))
+		return;
+	for (unsigned i = 0; i < cmd->cdb_len && i < LUNAR_CDB_MAX; i++)
+		lunar_buf_printf(&cdb, "%s%02x", i ? " " : "", cmd->cdb[i]);
+	log_err("%s: handler error on CDB [%s]: %s%s", lun->cfg.name, cdb.data ? cdb.data : "",
+		msg, suppressed ? " (earlier messages suppressed)" : "");
+	lunar_buf_free(&cdb);
+}

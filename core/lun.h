@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef LUNAR_LUN_H
+#define LUNAR_LUN_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "log.h"
+#include "lunar/abi.h"
+
+struct lunar_lun;
+struct lunar_gen;
+struct lunar_port;
+
+/*
+ * What a transport implements.  A port produces slots (drain) and takes
+ * them back (complete); everything it touches in the LUN goes through the
+ * lunar_lun_* functions below.  All calls come from the LUN's worker.
+ */
+struct lunar_port_ops {
+	const char *name;
+	/* fd the worker polls; readable when the other side published work */
+	int (*fd)(struct lunar_port *p);
+	/*
+	 * Decode new requests into free slots (lunar_lun_slot_get, then
+	 * lunar_lun_queue).  Returns how many were queued, or -1 when the port
+	 * is dead (it logged why).  Stops early when slots run out.
+	 */
+	int (*drain)(struct lunar_port *p);
+	/* A slot is answered (state DONE): write its completion. */
+	void (*complete)(struct lunar_port *p, struct lunar_cmd *c);
+	/* End of a batch: publish completions, one notification. */
+	void (*flush)(struct lunar_port *p);
+	void (*destroy)(struct lunar_port *p);
+};
+
+struct lunar_port {
+	const struct lunar_port_ops *ops;
+	struct lunar_lun *lun;
+};
+
+enum lunar_lun_state {
+	LUNAR_LUN_STARTING,
+	LUNAR_LUN_SERVING,
+	LUNAR_LUN_FAILED,	/* handler did not load: NOT READY */
+	LUNAR_LUN_STOPPED,
+};
+
+struct lunar_mem_region;
+struct lunar_tmr;
+
+struct lunar_lun_stats {
+	atomic_uint_fast64_t commands;
+	atomic_uint_fast64_t errors;		/* completed with status != GOOD */
+	atomic_uint_fast64_t handler_errors;	/* Lua errors turned into 4/44/00 */
+	atomic_uint_fast64_t bytes_in;		/* Data-In bytes returned */
+	atomic_uint_fast64_t bytes_out;		/* Data-Out bytes received */
+	atomic_uint_fast64_t batches;
+	atomic_uint_fast64_t tmrs;
+};
+
+struct lunar_lun {
+	int id;
+	struct lunar_lun_config cfg;		/* a copy; strings owned */
+	char *handler;
+	const struct lunar_value *args;		/* owned by the config */
+
+	/* slots */
+	struct lunar_cmd *slots;
+	uint32_t nslots;
+	uint32_t *free_stack;
+	uint32_t nfree;
+	int32_t *batch;				/* slot indices of this batch */
+	uint32_t nbatch;
+	uint32_t *done;				/* deferred completions queued */
+	uint32_t ndone;
+	struct iovec **slot_iov;		/* per-slot iovec storage */
+	uint32_t *slot_iov_cap;
+
+	struct lunar_tmr *tmrs;			/* waiting for the batch to pass */
+
+	struct lunar_port *port;
+	struct lunar_gen *gen;
+	void *transport;			/* e.g. the sim */
+
+	/* worker */
+	pthread_t thread;
+	bool thread_started;
+	int epfd;
+	int stop_fd;
+	atomic_bool stopping;
+
+	atomic_int state;
+	char state_msg[256];
+	pthread_mutex_t lock;			/* state_msg, mem regions */
+	struct lunar_mem_region *mem;
+
+	struct lunar_lun_stats stats;
+	struct lunar_ratelimit log_rl;
+};
+
+/* Creates the LUN (slots, registry entry) without starting anything. */
+struct lunar_lun *lunar_lun_create(const struct lunar_lun_config *cfg, const struct lunar_value *args);
+void lunar_lun_destroy(struct lunar_lun *lun);
+struct lunar_lun *lunar_lun_get(int id);
+
+/* Transports: slots. */
+struct lunar_cmd *lunar_lun_slot_get(struct lunar_lun *lun);
+/* Makes sure slot c can hold n iovecs; returns the array or NULL. */
+struct iovec *lunar_lun_slot_iov(struct lunar_lun *lun, struct lunar_cmd *c, uint32_t n);
+/* Puts a decoded slot in the current batch. */
+void lunar_lun_queue(struct lunar_lun *lun, struct lunar_cmd *c);
+/* Returns a completed slot to the free list. */
+void lunar_lun_slot_put(struct lunar_lun *lun, struct lunar_cmd *c);
+/*
+ * A task management function from the transport: the commands are marked
+ * ABORTED now; the handler hears of it (tmr hook) once the current batch
+ * was dispatched.
+ */
+void lunar_lun_tmr(struct lunar_lun *lun, uint8_t type, struct lunar_cmd **cmds, uint32_t n);
+void lunar_lun_drop_tmrs(struct lunar_lun *lun);
+/* Finds the slot holding a live command with this transport tag. */
+struct lunar_cmd *lunar_lun_find_tag(struct lunar_lun *lun, uint64_t tag);
+
+/* Fills c with CHECK CONDITION and fixed-format sense. */
+void lunar_cmd_set_sense(struct lunar_cmd *c, uint8_t key, uint8_t asc, uint8_t ascq);
+
+void lunar_lun_set_state(struct lunar_lun *lun, enum lunar_lun_state st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+const char *lunar_lun_state_name(int st);
+
+/* Runs everything that is ready: drain, dispatch, complete, flush. */
+void lunar_lun_run(struct lunar_lun *lun);
+
+#endif

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef LUNAR_TCMU_PORT_H
+#define LUNAR_TCMU_PORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct lunar_lun;
+struct lunar_port;
+
+/* How the ring talks to its kernel side: the uio device, or the sim. */
+struct lunar_tcmu_notify {
+	void (*ack)(void *ctx);		/* consume the "new entries" event */
+	void (*kick)(void *ctx);	/* one 4-byte uio write per batch */
+};
+
+/*
+ * A LUN port over a TCMU ring in map (map_size bytes).  fd is what the
+ * worker polls.  Uses out-of-order completion when the mailbox offers it,
+ * READ_LEN for short reads (else zero-fills, so no stale data area bytes
+ * ever reach an initiator), and passes TMR entries to the LUN.
+ */
+struct lunar_port *lunar_tcmu_port_create(struct lunar_lun *lun, void *map, uint64_t map_size,
+					  int fd, const struct lunar_tcmu_notify *notify,
+					  void *ctx, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "lun.h"
+#include "worker.h"
+
+enum { EV_PORT = 1, EV_STOP = 2 };
+
+static void *worker_main(void *arg)
+{
+	struct lunar_lun *lun = arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "lunar/%s", lun->cfg.name);
+	pthread_setname_np(pthread_self(), name);
+	/* whatever arrived before we were started */
+	lunar_lun_run(lun);
+	for (;;) {
+		struct epoll_event ev[4];
+		int n = epoll_wait(lun->epfd, ev, 4, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			log_err("%s: epoll_wait: %s", lun->cfg.name, strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++)
+			if (ev[i].data.u32 == EV_STOP)
+				return NULL;
+		lunar_lun_run(lun);
+	}
+	return NULL;
+}
+
+int lunar_worker_start(struct lunar_lun *lun)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	lun->epfd = epoll_create1(EPOLL_CLOEXEC);
+	lun->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (lun->epfd < 0 || lun->stop_fd < 0)
+		goto fail;
+	ev.data.u32 = EV_STOP;
+	if (epoll_ctl(lun->epfd, EPOLL_CTL_ADD, lun->stop_fd, &ev) < 0)
+		goto fail;
+	ev.data.u32 = EV_PORT;
+	if (epoll_ctl(lun->epfd, EPOLL_CTL_ADD, lun->port->ops->fd(lun->port), &ev) < 0)
+		goto fail;
+	if (pthread_create(&lun->thread, NULL, worker_main, lun) != 0)
+		goto fail;
+	lun->thread_started = true;
+	return 0;
+fail:
+	log_err("%s: cannot start its worker: %s", lun->cfg.name, strerror(errno));
+	lunar_worker_stop(lun);
+	return -1;
+}
+
+void lunar_worker_stop(struct lunar_lun *lun)
+{
+	uint64_t one = 1;
+
+	if (lun->thread_started) {
+		if (write(lun->stop_fd, &one, sizeof(one)) < 0)
+			log_err("%s: cannot stop its worker", lun->cfg.name);
+		pthread_join(lun->thread, NULL);
+		lun->thread_started = false;
+	}
+	if (lun->epfd >= 0)
+		close(lun->epfd);
+	if (lun->stop_fd >= 0)
+		close(lun->stop_fd);
+	lun->epfd = lun->stop_fd = -1;
+}

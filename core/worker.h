@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef LUNAR_WORKER_H
+#define LUNAR_WORKER_H
+
+struct lunar_lun;
+
+/* One thread per LUN: polls the port, runs batches.  A LUN that is slow,
+ * failing or stuck never stalls another LUN. */
+int lunar_worker_start(struct lunar_lun *lun);
+void lunar_worker_stop(struct lunar_lun *lun);
+
+#endif

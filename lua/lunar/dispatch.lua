@@ -1,0 +1,122 @@
+--- lunar.dispatch: the core-owned loop between the C worker and a handler.
+--
+-- C calls new() once per generation (protected), keeps the three functions
+-- it returns, and then makes exactly one lua_pcall of batch(n) per ring
+-- wakeup.  batch() walks the slot indices C left in the batch vector and
+-- calls the handler for each under its own xpcall, so one failing command
+-- never takes the rest of the batch down.  Nothing here allocates per
+-- command: slots are reached through a table of pointers built once.
+
+local ffi = require "ffi"
+local abi = require "lunar.abi_cdef"
+local lunar = require "lunar"
+local scsi = require "lunar.scsi"
+
+local C = ffi.C
+local xpcall, type, tostring, error = xpcall, type, tostring, error
+local traceback = debug.traceback
+local is_sense = scsi.is_sense
+
+local NEW, DONE, DEFERRED = 1, 2, 3
+local HARDWARE_ERROR = scsi.key.HARDWARE_ERROR
+local CHECK_CONDITION = 2
+local RESETS = { [5] = true, [6] = true, [7] = true, [128] = true }
+
+local M = {}
+
+-- xpcall message handler: sense errors pass unchanged, anything else gets
+-- a traceback for the log.
+local function msgh(e)
+   if is_sense(e) then return e end
+   return traceback(tostring(e), 2)
+end
+
+local function load_handler(info)
+   local chunk, err = loadfile(info.handler)
+   if not chunk then error(err, 0) end
+   local h = chunk(info.name)
+   if type(h) ~= "table" then
+      error(info.handler .. ": a handler must return a table of functions, got " .. type(h), 0)
+   end
+   if type(h.command) ~= "function" then
+      error(info.handler .. ": the handler has no command(lun, cmd) function", 0)
+   end
+   return h
+end
+
+function M.new(lun_id, info, cmd_size)
+   if abi.cmd_size ~= cmd_size then
+      error(string.format("ABI mismatch: Lua sees struct lunar_cmd of %d bytes, C %d: rebuild",
+         abi.cmd_size, cmd_size), 0)
+   end
+   local slots = C.lunar_slots(lun_id)
+   local nslots = C.lunar_slot_count(lun_id)
+   local batchv = C.lunar_batch(lun_id)
+   local cmds = {}
+   for i = 0, nslots - 1 do cmds[i] = slots + i end
+
+   local h = load_handler(info)
+   local lun = lunar.new_lun(info)
+   local command = h.command
+   local abort, reset = h.abort, h.reset
+   if h.open then h.open(lun, info.args) end
+
+   local function fail(c, e)
+      if is_sense(e) then
+         c:fail(e)
+         return
+      end
+      if e == "not enough memory" then
+         collectgarbage()
+         e = "not enough memory: lua_memory_limit reached"
+      end
+      C.lunar_log_cmd(lun_id, c, tostring(e))
+      if c.state == NEW or c.state == DEFERRED then
+         c:check(HARDWARE_ERROR, 0x44, 0x00)
+      end
+   end
+
+   local function batch(n)
+      for k = 0, n - 1 do
+         local c = cmds[batchv[k]]
+         if c.state == NEW then   -- the transport may have answered it already
+            local ok, r = xpcall(command, msgh, lun, c)
+            if not ok then
+               fail(c, r)
+            elseif c.state == NEW then
+               if type(r) == "number" and r ~= CHECK_CONDITION then
+                  c.status = r
+                  c.state = DONE
+               else
+                  fail(c, "command() returned without answering: use cmd:good(), " ..
+                     "cmd:check(), error(lunar.sense...), cmd:defer() or return a status")
+               end
+            end
+         end
+      end
+   end
+
+   -- A task management function: abort(lun, cmd, type) for each command
+   -- still held, then reset(lun, type) for the reset kinds.
+   local function tmr(tmr_type, n)
+      if abort then
+         for k = 0, n - 1 do
+            local c = cmds[batchv[k]]
+            local ok, e = xpcall(abort, msgh, lun, c, tmr_type)
+            if not ok then C.lunar_log_cmd(lun_id, c, "abort(): " .. tostring(e)) end
+         end
+      end
+      if reset and RESETS[tmr_type] then
+         local ok, e = xpcall(reset, msgh, lun, tmr_type)
+         if not ok then C.lunar_log(lun_id, 3, "reset(): " .. tostring(e)) end
+      end
+   end
+
+   local function close()
+      if h.close then h.close(lun) end
+   end
+
+   return batch, tmr, close
+end
+
+return M
