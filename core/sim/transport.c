@@ -30,14 +30,21 @@ static const struct lunar_tcmu_notify sim_notify = {
 int lunar_sim_transport_open(struct lunar_lun *lun, char *err, size_t errlen)
 {
 	struct lunar_sim_params p = { 0 };
-	struct lunar_sim *sim;
-	uint64_t size;
-	void *map;
 
 	if (lun->cfg.sim.ring_size)
 		p.cmdr_size = (uint32_t)(lun->cfg.sim.ring_size - LUNAR_TCMU_CMDR_OFF);
 	p.data_size = lun->cfg.sim.data_size;
-	sim = lunar_sim_create(&p, err, errlen);
+	return lunar_sim_transport_open_with(lun, &p, err, errlen);
+}
+
+int lunar_sim_transport_open_with(struct lunar_lun *lun, const struct lunar_sim_params *p,
+				  char *err, size_t errlen)
+{
+	struct lunar_sim *sim;
+	uint64_t size;
+	void *map;
+
+	sim = lunar_sim_create(p, err, errlen);
 	if (!sim)
 		return -1;
 	map = lunar_sim_map(sim, &size);
