@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -119,9 +120,14 @@ static int get_uint(struct lunar_diag *d, const struct lunar_value *map, const c
 		return 0;
 	if (!want_scalar(d, v, key, "an integer"))
 		return -1;
+	if (!v->plain) {
+		lunar_diag_add(d, v->line, v->col, "'%s' must be an integer, not the quoted string '%s'",
+			       key, v->str);
+		return -1;
+	}
 	errno = 0;
 	n = strtoull(v->str, &end, 0);
-	if (!v->plain || !isdigit((unsigned char)v->str[0]) || *end || errno) {
+	if (!isdigit((unsigned char)v->str[0]) || *end || errno) {
 		lunar_diag_add(d, v->line, v->col, "'%s' must be an integer, not '%s'", key, v->str);
 		return -1;
 	}
@@ -170,7 +176,8 @@ static int get_bool(struct lunar_diag *d, const struct lunar_value *map, const c
 			return 1;
 		}
 	}
-	lunar_diag_add(d, v->line, v->col, "'%s' must be true or false, not '%s'", key, v->str);
+	lunar_diag_add(d, v->line, v->col, "'%s' must be true or false, not %s'%s'", key,
+		       v->plain ? "" : "the quoted string ", v->str);
 	return -1;
 }
 
@@ -181,6 +188,20 @@ static bool want_map(struct lunar_diag *d, const struct lunar_value *v, const ch
 	lunar_diag_add(d, v->line, v->col, "%s must be a mapping (key: value lines), not %s", what,
 		       lunar_value_kind_name(v));
 	return false;
+}
+
+/* Where key itself is written; lunar_value_get() gives where its value is. */
+static void key_pos(const struct lunar_value *map, const char *key, int *line, int *col)
+{
+	for (size_t i = 0; i < map->n; i++) {
+		if (!strcmp(map->keys[i], key)) {
+			*line = map->key_line[i];
+			*col = map->key_col[i];
+			return;
+		}
+	}
+	*line = map->line;
+	*col = map->col;
 }
 
 /* ---- LUN sections ---------------------------------------------------------------- */
@@ -231,7 +252,8 @@ static void parse_tcmu(struct lunar_diag *d, const struct lunar_value *v, struct
 			       l->tcmu.fabric);
 	}
 	if (get_string(d, v, "wwn", &l->tcmu.wwn) > 0 &&
-	    (strncmp(l->tcmu.wwn, "naa.", 4) || strlen(l->tcmu.wwn) != 20)) {
+	    (strncmp(l->tcmu.wwn, "naa.", 4) || strlen(l->tcmu.wwn) != 20 ||
+	     strspn(l->tcmu.wwn + 4, "0123456789abcdefABCDEF") != 16)) {
 		f = lunar_value_get(v, "wwn");
 		lunar_diag_add(d, f->line, f->col, "'wwn' must look like naa.5001405xxxxxxxxx (16 hex digits), not '%s'",
 			       l->tcmu.wwn);
@@ -288,7 +310,7 @@ static void parse_lun(struct lunar_diag *d, const struct lunar_config *c, const 
 	snprintf(where, sizeof(where), l->name ? "LUN '%s'" : "a LUN%s", l->name ? l->name : "");
 	check_keys(d, v, keys, where);
 	if (!lunar_value_get(v, "name"))
-		lunar_diag_add(d, v->line, v->col, "LUN is missing 'name'");
+		lunar_diag_add(d, v->line, v->col, "%s is missing 'name'", where);
 
 	if (get_string(d, v, "transport", &transport) > 0) {
 		f = lunar_value_get(v, "transport");
@@ -308,23 +330,33 @@ static void parse_lun(struct lunar_diag *d, const struct lunar_config *c, const 
 
 	if (get_string(d, v, "handler", &handler) > 0) {
 		char path[PATH_MAX];
+		struct stat st;
+		int err;
 
 		f = lunar_value_get(v, "handler");
 		if (handler[0] == '/')
 			snprintf(path, sizeof(path), "%s", handler);
 		else
 			snprintf(path, sizeof(path), "%s/%s", c->dir, handler);
-		if (access(path, R_OK) != 0)
+		err = stat(path, &st) ? errno : access(path, R_OK) ? errno : 0;
+		if (err == ENOENT || err == ENOTDIR)
 			lunar_diag_add(d, f->line, f->col, "handler file '%s' not found (looked at %s)",
 				       handler, path);
-		else
-			l->handler = realpath(path, NULL);
+		else if (err)
+			lunar_diag_add(d, f->line, f->col, "handler file '%s' cannot be read: %s (looked at %s)",
+				       handler, strerror(err), path);
+		else if (!S_ISREG(st.st_mode))
+			lunar_diag_add(d, f->line, f->col, "handler '%s' is not a file (looked at %s)",
+				       handler, path);
+		else if (!(l->handler = realpath(path, NULL)))
+			lunar_diag_add(d, f->line, f->col, "handler file '%s' cannot be resolved: %s",
+				       handler, strerror(errno));
 	} else if (!lunar_value_get(v, "handler")) {
 		lunar_diag_add(d, v->line, v->col, "%s is missing 'handler' (path to a Lua file)", where);
 	}
 	free(handler);
 
-	if (get_uint(d, v, "block_size", 65536, &n) > 0) {
+	if (get_uint(d, v, "block_size", UINT64_MAX, &n) > 0) {
 		f = lunar_value_get(v, "block_size");
 		if (n != 512 && n != 1024 && n != 2048 && n != 4096)
 			lunar_diag_add(d, f->line, f->col,
@@ -355,7 +387,13 @@ static void parse_lun(struct lunar_diag *d, const struct lunar_config *c, const 
 		}
 		l->queue_depth = (uint32_t)n;
 	}
-	l->args = lunar_value_get(v, "args");
+	/*
+	 * Handlers index args as a table, so anything but a mapping is a slip;
+	 * an empty 'args:' just means none.
+	 */
+	f = lunar_value_get(v, "args");
+	if (f && !(f->kind == LUNAR_VAL_SCALAR && f->plain && !f->str[0]) && want_map(d, f, "'args'"))
+		l->args = f;
 
 	if ((f = lunar_value_get(v, "sim")))
 		parse_sim(d, f, l);
@@ -368,11 +406,13 @@ static void parse_lun(struct lunar_diag *d, const struct lunar_config *c, const 
 	/* A transport section for another transport is almost surely a slip. */
 	static const char *const sections[] = { "sim", "tcmu", "xen" };
 	for (int t = 0; t < 3; t++) {
-		f = lunar_value_get(v, sections[t]);
-		if (f && (int)l->transport != t)
-			lunar_diag_add(d, f->line - 0, f->col,
-				       "section '%s' does not apply: LUN '%s' uses transport %s",
-				       sections[t], l->name, lunar_transport_name(l->transport));
+		int line, col;
+
+		if (!lunar_value_get(v, sections[t]) || (int)l->transport == t)
+			continue;
+		key_pos(v, sections[t], &line, &col);
+		lunar_diag_add(d, line, col, "section '%s' does not apply: LUN '%s' uses transport %s",
+			       sections[t], l->name, lunar_transport_name(l->transport));
 	}
 }
 
@@ -400,6 +440,71 @@ void lunar_config_free(struct lunar_config *c)
 	free(c);
 }
 
+/*
+ * parse_lun() checks one key after another in a fixed order, not in the
+ * order they are written, so the diagnostics are put in file order before
+ * they are returned: a file is fixed from the top down.  An entry is
+ * "file:line:col: message\n" and the next one starts with "file:"; if the
+ * text does not split into exactly d->count entries, it is left as it is.
+ */
+struct diag_entry {
+	long line, col;
+	size_t off, len;
+};
+
+static int diag_entry_cmp(const void *pa, const void *pb)
+{
+	const struct diag_entry *a = pa, *b = pb;
+
+	if (a->line != b->line)
+		return a->line < b->line ? -1 : 1;
+	if (a->col != b->col)
+		return a->col < b->col ? -1 : 1;
+	return a->off < b->off ? -1 : a->off > b->off;	/* stable */
+}
+
+static void sort_diag(struct lunar_diag *d)
+{
+	size_t flen = strlen(d->file), n = 0, off = 0, count = (size_t)d->count;
+	const char *s = d->text.data;
+	struct lunar_buf out = { 0 };
+	struct diag_entry *e;
+
+	if (!s || count < 2 || d->text.oom)
+		return;
+	e = calloc(count, sizeof(*e));
+	if (!e)
+		return;
+	while (off < d->text.len && n < count) {
+		const char *p, *nl;
+		char *end;
+
+		if (strncmp(s + off, d->file, flen) || s[off + flen] != ':')
+			break;
+		p = s + off + flen + 1;
+		e[n].off = off;
+		e[n].line = strtol(p, &end, 10);
+		e[n].col = *end == ':' ? strtol(end + 1, NULL, 10) : 0;
+		nl = strchr(p, '\n');
+		while (nl && nl[1] && (strncmp(nl + 1, d->file, flen) || nl[1 + flen] != ':'))
+			nl = strchr(nl + 1, '\n');
+		e[n].len = nl ? (size_t)(nl + 1 - (s + off)) : d->text.len - off;
+		off += e[n++].len;
+	}
+	if (n == count && off == d->text.len) {
+		qsort(e, n, sizeof(*e), diag_entry_cmp);
+		for (size_t i = 0; i < n; i++)
+			lunar_buf_add(&out, s + e[i].off, e[i].len);
+		if (!out.oom) {
+			lunar_buf_free(&d->text);
+			d->text = out;
+			out = (struct lunar_buf){ 0 };
+		}
+	}
+	lunar_buf_free(&out);
+	free(e);
+}
+
 int lunar_config_load(const char *path, struct lunar_config **out, struct lunar_diag *d)
 {
 	static const char *const top_keys[] = { "version", "luns", NULL };
@@ -423,14 +528,15 @@ int lunar_config_load(const char *path, struct lunar_config **out, struct lunar_
 	}
 	if (lunar_yaml_load(path, &c->root, d) < 0)
 		goto fail;
-	if (!c->root) {
+	/* "---" alone is an empty document too: a null, not a scalar to complain about */
+	if (!c->root || (c->root->kind == LUNAR_VAL_SCALAR && c->root->plain && !c->root->str[0])) {
 		lunar_diag_add(d, 1, 1, "the file is empty: expected a 'luns:' list");
 		goto fail;
 	}
 	if (!want_map(d, c->root, "the top level"))
 		goto fail;
 	check_keys(d, c->root, top_keys, "the top level");
-	if (get_uint(d, c->root, "version", 1000, &n) > 0 && n != 1) {
+	if (get_uint(d, c->root, "version", UINT64_MAX, &n) > 0 && n != 1) {
 		v = lunar_value_get(c->root, "version");
 		lunar_diag_add(d, v->line, v->col, "unsupported config version %" PRIu64 " (this lunar reads version 1)", n);
 	}
@@ -463,6 +569,7 @@ int lunar_config_load(const char *path, struct lunar_config **out, struct lunar_
 				lunar_diag_add(d, v->line, v->col,
 					       "duplicate LUN name '%s' (first defined at line %d)",
 					       l->name, c->luns[j].line);
+				break;
 			}
 		}
 	}
@@ -471,6 +578,7 @@ int lunar_config_load(const char *path, struct lunar_config **out, struct lunar_
 	*out = c;
 	return 0;
 fail:
+	sort_diag(d);
 	lunar_config_free(c);
 	return -1;
 }

@@ -71,7 +71,8 @@ enum {
 
 /*
  * Loads and validates path.  On any problem, returns -1 with every problem
- * found in d ("path:line:col: message" lines) and *out untouched.
+ * found in d ("path:line:col: message" lines, in file order) and *out
+ * untouched.
  */
 int lunar_config_load(const char *path, struct lunar_config **out, struct lunar_diag *d);
 void lunar_config_free(struct lunar_config *c);

@@ -32,6 +32,7 @@ struct conv {
 };
 
 static int convert(struct conv *c, yaml_node_t *n, struct lunar_value *v, int depth);
+static void value_clear(struct lunar_value *v);
 
 static int convert_map(struct conv *c, yaml_node_t *n, struct lunar_value *v, int depth)
 {
@@ -72,7 +73,13 @@ static int convert_map(struct conv *c, yaml_node_t *n, struct lunar_value *v, in
 		v->key_line[v->n] = kl;
 		v->key_col[v->n] = kc;
 		if (!v->keys[v->n] || convert(c, val, &v->items[v->n], depth + 1) < 0) {
+			/*
+			 * Not counted in v->n, so not freed with the rest: a value
+			 * that failed half way (an alias bomb hitting the limits)
+			 * holds whatever it had built.
+			 */
 			free(v->keys[v->n]);
+			value_clear(&v->items[v->n]);
 			return -1;
 		}
 		v->n++;
@@ -108,8 +115,10 @@ static int convert(struct conv *c, yaml_node_t *n, struct lunar_value *v, int de
 		if (!v->items)
 			return -1;
 		for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
-			if (convert(c, yaml_document_get_node(c->doc, *i), &v->items[v->n], depth + 1) < 0)
+			if (convert(c, yaml_document_get_node(c->doc, *i), &v->items[v->n], depth + 1) < 0) {
+				value_clear(&v->items[v->n]);	/* as in convert_map() */
 				return -1;
+			}
 			v->n++;
 		}
 		return 0;
@@ -120,6 +129,34 @@ static int convert(struct conv *c, yaml_node_t *n, struct lunar_value *v, int de
 		lunar_diag_add(c->d, v->line, v->col, "unsupported YAML node");
 		return -1;
 	}
+}
+
+static void parser_error(yaml_parser_t *parser, FILE *f, struct lunar_diag *d)
+{
+	const char *ctx = parser->context;
+	int line = (int)parser->problem_mark.line + 1, col = (int)parser->problem_mark.column + 1;
+
+	/*
+	 * A reader error (bad UTF-8, a control character) comes with a byte
+	 * offset and no mark: count lines and characters up to it ourselves.
+	 */
+	if (parser->error == YAML_READER_ERROR && fseek(f, 0, SEEK_SET) == 0) {
+		line = col = 1;
+		for (size_t off = 0; off < parser->problem_offset; off++) {
+			int ch = getc(f);
+
+			if (ch == EOF)
+				break;
+			if (ch == '\n') {
+				line++;
+				col = 1;
+			} else if ((ch & 0xc0) != 0x80) {
+				col++;
+			}
+		}
+	}
+	lunar_diag_add(d, line, col, "%s%s%s%s", parser->problem ? parser->problem : "YAML syntax error",
+		       ctx ? " (" : "", ctx ? ctx : "", ctx ? ")" : "");
 }
 
 int lunar_yaml_load(const char *path, struct lunar_value **root, struct lunar_diag *d)
@@ -139,11 +176,7 @@ int lunar_yaml_load(const char *path, struct lunar_value **root, struct lunar_di
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_file(&parser, f);
 	if (!yaml_parser_load(&parser, &doc)) {
-		const char *ctx = parser.context;
-
-		lunar_diag_add(d, (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
-			       "%s%s%s%s", parser.problem ? parser.problem : "YAML syntax error",
-			       ctx ? " (" : "", ctx ? ctx : "", ctx ? ")" : "");
+		parser_error(&parser, f, d);
 		goto out_parser;
 	}
 	top = yaml_document_get_root_node(&doc);
@@ -158,23 +191,32 @@ int lunar_yaml_load(const char *path, struct lunar_value **root, struct lunar_di
 			goto out_doc;
 		}
 	}
-	/* A second document would be silently ignored: refuse it. */
+	/*
+	 * A second document would be silently ignored: refuse it, and report
+	 * a syntax error after the first one too (libyaml stops at the end of
+	 * a document, so it has not seen the rest of the file yet).
+	 */
 	{
 		yaml_document_t more;
+		yaml_node_t *m;
+		bool bad = false;
 
 		if (yaml_parser_load(&parser, &more)) {
-			if (yaml_document_get_root_node(&more)) {
-				yaml_node_t *m = yaml_document_get_root_node(&more);
-
+			m = yaml_document_get_root_node(&more);
+			if (m)
 				lunar_diag_add(d, (int)m->start_mark.line + 1,
 					       (int)m->start_mark.column + 1,
 					       "only one YAML document is allowed");
-				yaml_document_delete(&more);
-				lunar_value_free(*root);
-				*root = NULL;
-				goto out_doc;
-			}
+			bad = m != NULL;
 			yaml_document_delete(&more);
+		} else {
+			parser_error(&parser, f, d);
+			bad = true;
+		}
+		if (bad) {
+			lunar_value_free(*root);
+			*root = NULL;
+			goto out_doc;
 		}
 	}
 	rc = 0;
