@@ -213,12 +213,13 @@ static int tp_drain(struct lunar_port *p)
 }
 
 /* Zero the Data-In bytes the handler did not write, so the kernel never
- * hands stale data area contents to the initiator. */
-static void zero_tail(struct lunar_cmd *c)
+ * hands stale data area contents to the initiator.  The Data-In buffer is
+ * iov[first, first + cnt). */
+static void zero_tail(struct lunar_cmd *c, uint32_t first, uint32_t cnt)
 {
 	uint64_t skip = c->xfer;
 
-	for (uint32_t i = 0; i < c->iovcnt; i++) {
+	for (uint32_t i = first; i < first + cnt; i++) {
 		uint64_t len = c->iov[i].iov_len;
 
 		if (skip >= len) {
@@ -247,7 +248,11 @@ static void tp_complete(struct lunar_port *p, struct lunar_cmd *c)
 		if (c->xfer && (tp->ring.caps & LUNAR_TCMU_CAP_READ_LEN))
 			d.read_len = (uint32_t)c->xfer;
 		else if (c->status != LUNAR_CHECK_CONDITION || c->xfer)
-			zero_tail(c);
+			zero_tail(c, 0, c->iovcnt);
+	} else if (c->dir == LUNAR_DIR_BIDI && c->xfer < c->bidi_length &&
+		   c->status != LUNAR_CHECK_CONDITION) {
+		/* the kernel hands back all of a BIDI Data-In buffer: no read_len */
+		zero_tail(c, c->iovcnt, c->bidi_iovcnt);
 	}
 	complete_done(tp, &d);
 }

@@ -163,7 +163,8 @@ end
 -- beyond the buffer is dropped (the initiator asked for less).  Returns
 -- the bytes copied.  Advances cmd.xfer, the Data-In length returned.
 function Cmd.data_in(c, src, len, off)
-   off = off or 0
+   -- len and off may be cdata (cmd.length is a uint64_t)
+   len, off = tonumber(len), tonumber(off or 0)
    local first, cnt, total = data_in_span(c)
    if type(src) == "string" then src = cast(cu8p, src) end
    local n = iov_copy(c, first, cnt, src, min(len, total - off), off, true)
@@ -173,7 +174,8 @@ end
 
 --- cmd:fill_in(byte, len [, off]) -- like data_in with a constant byte.
 function Cmd.fill_in(c, byte, len, off)
-   off = off or 0
+   -- len and off may be cdata (cmd.length is a uint64_t)
+   len, off = tonumber(len), tonumber(off or 0)
    local first, cnt, total = data_in_span(c)
    local n = iov_fill(c, first, cnt, byte, min(len, total - off), off)
    if off + n > tonumber(c.xfer) then c.xfer = off + n end
@@ -184,7 +186,8 @@ end
 -- buffer, from byte off, into dst.  Returns the bytes copied (fewer when
 -- the initiator sent less).
 function Cmd.data_out(c, dst, len, off)
-   off = off or 0
+   -- len and off may be cdata (cmd.length is a uint64_t)
+   len, off = tonumber(len), tonumber(off or 0)
    local total = tonumber(c.length)
    if off >= total then return 0 end
    return iov_copy(c, 0, c.iovcnt, dst, min(len, total - off), off, false)

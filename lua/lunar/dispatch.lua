@@ -25,10 +25,11 @@ local RESETS = { [5] = true, [6] = true, [7] = true, [128] = true }
 local M = {}
 
 -- xpcall message handler: sense errors pass unchanged, anything else gets
--- a traceback for the log.
+-- a traceback for the log.  In LuaJIT level 1 is the function that raised
+-- the error (msgh itself is not on the stack it walks).
 local function msgh(e)
    if is_sense(e) then return e end
-   return traceback(tostring(e), 2)
+   return traceback(tostring(e), 1)
 end
 
 local function load_handler(info)
