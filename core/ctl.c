@@ -310,6 +310,8 @@ static void cmd_cdb(struct req *r)
 			lunar_buf_puts(&r->out, "         (refused by the ring before the handler saw it)\n");
 		else if (io->result == -EIO)
 			lunar_buf_puts(&r->out, "         (the ring is broken)\n");
+		else if (io->result == -ECANCELED)
+			lunar_buf_puts(&r->out, "         (cancelled: lunar is shutting down)\n");
 		if (slen)
 			describe_sense(&r->out, io->sense, slen);
 		if (in_len) {
@@ -444,6 +446,10 @@ void lunar_ctl_close(struct lunar_daemon *d)
 	close(d->ctl_fd);
 	d->ctl_fd = -1;
 	unlink(d->ctl_path);
+}
+
+void lunar_ctl_drain(void)
+{
 	pthread_mutex_lock(&active_lock);
 	while (active > 0)
 		pthread_cond_wait(&active_cond, &active_lock);

@@ -14,8 +14,10 @@ struct lunar_daemon;
  */
 int lunar_ctl_listen(const char *path, char *err, size_t errlen);
 void lunar_ctl_accept(struct lunar_daemon *d, int listen_fd);
-/* Stops accepting, waits for requests in progress, removes the socket. */
+/* Stops accepting and removes the socket. */
 void lunar_ctl_close(struct lunar_daemon *d);
+/* Waits for the requests in progress to finish. */
+void lunar_ctl_drain(void);
 
 enum {
 	LUNAR_CTL_MAX_REQUEST = 64 << 20,	/* data-out as hex, mostly */

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "luavm.h"
 #include "lun.h"
+#include "sim/sim.h"
 #include "sim/transport.h"
 #include "worker.h"
 
@@ -196,8 +197,19 @@ int lunar_daemon_run(const char *config_path, const char *ctl_path)
 		}
 	}
 out:
+	/*
+	 * Shutdown order: no new requests; no more Lua; commands still held
+	 * by a handler are cancelled, which releases control requests waiting
+	 * on them; then the LUNs go.
+	 */
 	if (d.ctl_fd >= 0)
 		lunar_ctl_close(&d);
+	for (size_t i = 0; i < d.nluns; i++) {
+		lunar_worker_stop(d.luns[i]);
+		if (lunar_sim_of(d.luns[i]))
+			lunar_sim_cancel(lunar_sim_of(d.luns[i]));
+	}
+	lunar_ctl_drain();
 	pthread_rwlock_wrlock(&d.lock);
 	for (size_t i = 0; i < d.nluns; i++)
 		stop_lun(d.luns[i]);

@@ -180,18 +180,19 @@ static void release_blocks(struct lunar_sim *s, struct lunar_sim_io *io)
 	io->dbi_cnt = io->dbi_bidi_cnt = 0;
 }
 
-void lunar_sim_destroy(struct lunar_sim *s)
+/* Fails every outstanding command with -ECANCELED (the consumer is gone). */
+static struct lunar_sim_io *cancel_all(struct lunar_sim *s)
 {
 	struct lunar_sim_io *done = NULL;
 
-	if (!s)
-		return;
 	if (s->by_id) {
 		for (uint32_t id = 1; id < MAX_IDS; id++) {
 			struct lunar_sim_io *io = s->by_id[id];
 
 			if (!io)
 				continue;
+			s->by_id[id] = NULL;
+			bit_clear(s->id_map, id);
 			release_blocks(s, io);
 			io_fail(io, -ECANCELED, LUNAR_TASK_ABORTED, 0, 0, 0);
 			io->next = done;
@@ -206,7 +207,31 @@ void lunar_sim_destroy(struct lunar_sim *s)
 		io->next = done;
 		done = io;
 	}
+	s->qtail = NULL;
+	s->queued = 0;
+	s->inflight = 0;
+	/* nothing on the ring is answered any more */
+	s->broken = true;
+	snprintf(s->why, sizeof(s->why), "the consumer went away");
+	return done;
+}
+
+void lunar_sim_cancel(struct lunar_sim *s)
+{
+	struct lunar_sim_io *done;
+
+	pthread_mutex_lock(&s->lock);
+	done = cancel_all(s);
+	pthread_mutex_unlock(&s->lock);
 	run_done(done);
+}
+
+void lunar_sim_destroy(struct lunar_sim *s)
+{
+	if (!s)
+		return;
+	if (s->by_id)
+		lunar_sim_cancel(s);
 	if (s->map)
 		munmap(s->map, s->map_size);
 	if (s->efd >= 0)

@@ -63,6 +63,9 @@ struct lunar_sim_io {
 struct lunar_sim *lunar_sim_create(const struct lunar_sim_params *p, char *err, size_t errlen);
 /* Fails every outstanding command with -ECANCELED, then frees. */
 void lunar_sim_destroy(struct lunar_sim *s);
+/* Fails every outstanding command with -ECANCELED; later ones fail -EIO.
+ * For when the consumer stopped (shutdown). */
+void lunar_sim_cancel(struct lunar_sim *s);
 
 /* The shared region (mailbox, ring, data area) for the consumer. */
 void *lunar_sim_map(struct lunar_sim *s, uint64_t *size);
