@@ -20,6 +20,7 @@
 #include "scsi/sense.h"
 #include "sim/sim.h"
 #include "sim/transport.h"
+#include "transports.h"
 #include "util.h"
 
 static pthread_mutex_t active_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -127,15 +128,25 @@ static void cmd_status(struct req *r)
 		int st = atomic_load(&l->state);
 		char msg[sizeof(l->state_msg)];
 		size_t mem = l->gen ? lunar_gen_mem_used(l->gen) : 0;
+		const struct lunar_transport_ops *tr = lunar_transport_get(l->cfg.transport);
+		const char *state = lunar_lun_state_name(st);
+		char device[256] = "";
 
+		/* a LUN whose handler is ready but whose device is not there */
+		if (st == LUNAR_LUN_SERVING && !l->port)
+			state = "waiting";
+		if (tr)
+			tr->describe(l, device, sizeof(device));
 		pthread_mutex_lock(&l->lock);
 		memcpy(msg, l->state_msg, sizeof(msg));
 		pthread_mutex_unlock(&l->lock);
 		if (!r->json) {
 			lunar_buf_printf(&r->out, "%-16s %-5s %-8s %10" PRIu64 " %8" PRIu64 " %9zuK  %s\n",
 					 l->cfg.name, lunar_transport_name(l->cfg.transport),
-					 lunar_lun_state_name(st), (uint64_t)l->stats.commands,
+					 state, (uint64_t)l->stats.commands,
 					 (uint64_t)l->stats.errors, mem / 1024, l->cfg.handler);
+			if (device[0])
+				lunar_buf_printf(&r->out, "%16s %s\n", "", device);
 			if (msg[0])
 				lunar_buf_printf(&r->out, "%16s %s\n", "", msg);
 			continue;
@@ -146,8 +157,10 @@ static void cmd_status(struct req *r)
 		lunar_buf_printf(&r->out, ", \"transport\": \"%s\", \"handler\": ",
 				 lunar_transport_name(l->cfg.transport));
 		lunar_buf_json_str(&r->out, l->cfg.handler);
-		lunar_buf_printf(&r->out, ", \"state\": \"%s\", \"message\": ", lunar_lun_state_name(st));
+		lunar_buf_printf(&r->out, ", \"state\": \"%s\", \"message\": ", state);
 		lunar_buf_json_str(&r->out, msg);
+		lunar_buf_puts(&r->out, ", \"device\": ");
+		lunar_buf_json_str(&r->out, device);
 		lunar_buf_printf(&r->out,
 				 ", \"size\": %" PRIu64 ", \"block_size\": %u, \"commands\": %" PRIu64
 				 ", \"errors\": %" PRIu64 ", \"handler_errors\": %" PRIu64

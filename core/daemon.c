@@ -14,9 +14,9 @@
 #include "log.h"
 #include "luavm.h"
 #include "lun.h"
-#include "sim/sim.h"
-#include "sim/transport.h"
-#include "worker.h"
+#include "transports.h"
+
+enum { EV_SIGNAL = 1, EV_CTL = 2 };	/* transports: 0x100 + type */
 
 struct lunar_lun *lunar_daemon_find(struct lunar_daemon *d, const char *name)
 {
@@ -41,37 +41,10 @@ void lunar_daemon_keep(struct lunar_daemon *d, void *p)
 	pthread_mutex_unlock(&d->zlock);
 }
 
-static int open_transport(struct lunar_lun *lun, char *err, size_t errlen)
-{
-	switch (lun->cfg.transport) {
-	case LUNAR_TRANSPORT_SIM:
-		return lunar_sim_transport_open(lun, err, errlen);
-	case LUNAR_TRANSPORT_TCMU:
-	case LUNAR_TRANSPORT_XEN:
-		snprintf(err, errlen, "transport %s is not built into this lunar yet",
-			 lunar_transport_name(lun->cfg.transport));
-		return -1;
-	}
-	return -1;
-}
-
-static void close_transport(struct lunar_lun *lun)
-{
-	switch (lun->cfg.transport) {
-	case LUNAR_TRANSPORT_SIM:
-		lunar_sim_transport_close(lun);
-		break;
-	default:
-		if (lun->port)
-			lun->port->ops->destroy(lun->port);
-		lun->port = NULL;
-	}
-}
-
-/* Creates, loads and starts one LUN.  A LUN whose handler does not load
- * still comes up (answering NOT READY) so the others keep serving and
- * `lunarctl status` can say what went wrong. */
-static struct lunar_lun *start_lun(const struct lunar_lun_config *lc)
+/* Creates the LUN and loads its handler.  A LUN whose handler does not
+ * load still exists (answering NOT READY once attached) so the others keep
+ * serving and `lunarctl status` can say what went wrong. */
+static struct lunar_lun *create_lun(const struct lunar_lun_config *lc)
 {
 	struct lunar_lun *lun = lunar_lun_create(lc, lc->args);
 	char err[1024];
@@ -80,11 +53,6 @@ static struct lunar_lun *start_lun(const struct lunar_lun_config *lc)
 		log_err("%s: cannot create the LUN (out of memory or too many LUNs)", lc->name);
 		return NULL;
 	}
-	if (open_transport(lun, err, sizeof(err)) < 0) {
-		log_err("%s: %s", lc->name, err);
-		lunar_lun_set_state(lun, LUNAR_LUN_FAILED, "%s", err);
-		return lun;
-	}
 	lun->gen = lunar_gen_create(lun, err, sizeof(err));
 	if (!lun->gen) {
 		log_err("%s: handler %s did not load: %s", lc->name, lc->handler, err);
@@ -92,23 +60,68 @@ static struct lunar_lun *start_lun(const struct lunar_lun_config *lc)
 	} else {
 		lunar_lun_set_state(lun, LUNAR_LUN_SERVING, "%s", "");
 	}
-	if (lunar_worker_start(lun) < 0)
-		lunar_lun_set_state(lun, LUNAR_LUN_FAILED, "no worker thread");
-	log_info("%s: %s LUN, %llu bytes in %u-byte blocks, handler %s: %s", lc->name,
-		 lunar_transport_name(lc->transport), (unsigned long long)lc->size, lc->block_size,
-		 lc->handler, lunar_lun_state_name(atomic_load(&lun->state)));
 	return lun;
 }
 
 static void stop_lun(struct lunar_lun *lun)
 {
-	lunar_worker_stop(lun);
-	/* close() of the handler before the transport goes: it may flush */
+	/* the transports detached it already; this covers the failed ones */
+	lunar_lun_detach(lun);
 	lunar_gen_destroy(lun->gen);
 	lun->gen = NULL;
-	close_transport(lun);
 	lunar_lun_set_state(lun, LUNAR_LUN_STOPPED, "%s", "");
 	lunar_lun_destroy(lun);
+}
+
+static void fail_transport_luns(struct lunar_daemon *d, enum lunar_transport t, const char *why)
+{
+	for (size_t i = 0; i < d->nluns; i++) {
+		if (d->luns[i]->cfg.transport != t)
+			continue;
+		log_err("%s: %s", d->luns[i]->cfg.name, why);
+		lunar_lun_set_state(d->luns[i], LUNAR_LUN_FAILED, "%s", why);
+	}
+}
+
+/* Starts each transport some LUN uses; returns a bitmask of the started. */
+static unsigned start_transports(struct lunar_daemon *d, int epfd)
+{
+	unsigned started = 0;
+
+	for (int t = LUNAR_TRANSPORT_SIM; t <= LUNAR_TRANSPORT_XEN; t++) {
+		const struct lunar_transport_ops *tr = lunar_transport_get(t);
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 0x100u + (unsigned)t };
+		bool used = false;
+		char err[512];
+		int fd;
+
+		for (size_t i = 0; i < d->nluns; i++)
+			used |= d->luns[i]->cfg.transport == (enum lunar_transport)t;
+		if (!used)
+			continue;
+		if (!tr) {
+			fail_transport_luns(d, t, "this lunar was built without the xen transport "
+					    "(install libxen-dev and rebuild)");
+			continue;
+		}
+		if (tr->start(d, err, sizeof(err)) < 0) {
+			fail_transport_luns(d, t, err);
+			continue;
+		}
+		started |= 1u << t;
+		fd = tr->fd(d);
+		if (fd >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+			log_err("%s: cannot poll its fd: %s", tr->name, strerror(errno));
+	}
+	for (size_t i = 0; i < d->nluns; i++) {
+		const struct lunar_lun_config *lc = &d->luns[i]->cfg;
+
+		log_info("%s: %s LUN, %llu bytes in %u-byte blocks, handler %s: %s", lc->name,
+			 lunar_transport_name(lc->transport), (unsigned long long)lc->size,
+			 lc->block_size, lc->handler,
+			 lunar_lun_state_name(atomic_load(&d->luns[i]->state)));
+	}
+	return started;
 }
 
 static int print_diag(struct lunar_diag *d)
@@ -127,6 +140,7 @@ int lunar_daemon_run(const char *config_path, const char *ctl_path)
 	sigset_t mask;
 	char err[512];
 	int sfd = -1, epfd = -1, rc = 1;
+	unsigned started = 0;
 
 	if (lunar_config_load(config_path, &d.cfg, &diag) < 0)
 		return print_diag(&diag);
@@ -156,15 +170,16 @@ int lunar_daemon_run(const char *config_path, const char *ctl_path)
 	if (!d.luns)
 		goto out;
 	for (size_t i = 0; i < d.cfg->nluns; i++) {
-		struct lunar_lun *lun = start_lun(&d.cfg->luns[i]);
+		struct lunar_lun *lun = create_lun(&d.cfg->luns[i]);
 
 		if (lun)
 			d.luns[d.nluns++] = lun;
 	}
-	ev.data.fd = sfd;
+	ev.data.u32 = EV_SIGNAL;
 	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
-	ev.data.fd = d.ctl_fd;
+	ev.data.u32 = EV_CTL;
 	epoll_ctl(epfd, EPOLL_CTL_ADD, d.ctl_fd, &ev);
+	started = start_transports(&d, epfd);
 	log_info("serving %zu LUN%s from %s; control socket %s", d.nluns, d.nluns == 1 ? "" : "s",
 		 config_path, ctl_path);
 	rc = 0;
@@ -180,8 +195,12 @@ int lunar_daemon_run(const char *config_path, const char *ctl_path)
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			if (evs[i].data.fd == d.ctl_fd) {
+			if (evs[i].data.u32 == EV_CTL) {
 				lunar_ctl_accept(&d, d.ctl_fd);
+				continue;
+			}
+			if (evs[i].data.u32 >= 0x100) {
+				lunar_transport_get(evs[i].data.u32 - 0x100)->event(&d);
 				continue;
 			}
 			struct signalfd_siginfo si;
@@ -198,19 +217,20 @@ int lunar_daemon_run(const char *config_path, const char *ctl_path)
 	}
 out:
 	/*
-	 * Shutdown order: no new requests; no more Lua; commands still held
-	 * by a handler are cancelled, which releases control requests waiting
-	 * on them; then the LUNs go.
+	 * Shutdown order: no new requests; no more Lua and every command still
+	 * held is cancelled (transports, phase one), which returns control
+	 * requests waiting on them; then the devices and LUNs go.
 	 */
 	if (d.ctl_fd >= 0)
 		lunar_ctl_close(&d);
-	for (size_t i = 0; i < d.nluns; i++) {
-		lunar_worker_stop(d.luns[i]);
-		if (lunar_sim_of(d.luns[i]))
-			lunar_sim_cancel(lunar_sim_of(d.luns[i]));
-	}
+	for (int t = LUNAR_TRANSPORT_SIM; t <= LUNAR_TRANSPORT_XEN; t++)
+		if (started & (1u << t))
+			lunar_transport_get(t)->quiesce(&d);
 	lunar_ctl_drain();
 	pthread_rwlock_wrlock(&d.lock);
+	for (int t = LUNAR_TRANSPORT_SIM; t <= LUNAR_TRANSPORT_XEN; t++)
+		if (started & (1u << t))
+			lunar_transport_get(t)->stop(&d);
 	for (size_t i = 0; i < d.nluns; i++)
 		stop_lun(d.luns[i]);
 	d.nluns = 0;

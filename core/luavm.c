@@ -21,7 +21,7 @@ struct lunar_gen {
 	void *inner_ud;
 	size_t used;
 	size_t limit;
-	int batch_ref, tmr_ref, close_ref;
+	int batch_ref, tmr_ref, close_ref, tick_ref;
 	bool dead;		/* panicked: never touch L again */
 	jmp_buf *panic_jmp;	/* set while C is inside the state */
 };
@@ -233,8 +233,9 @@ static int setup(lua_State *L)
 	lua_pushinteger(L, g->lun->id);
 	push_info(L, g->lun);
 	lua_pushinteger(L, (lua_Integer)sizeof(struct lunar_cmd));
-	if (lua_pcall(L, 3, 3, 1))
+	if (lua_pcall(L, 3, 4, 1))
 		return lua_error(L);
+	g->tick_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	g->close_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	g->tmr_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	g->batch_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -268,7 +269,7 @@ struct lunar_gen *lunar_gen_create(struct lunar_lun *lun, char *err, size_t errl
 	}
 	g->lun = lun;
 	g->limit = lun->cfg.lua_memory_limit;
-	g->batch_ref = g->tmr_ref = g->close_ref = LUA_NOREF;
+	g->batch_ref = g->tmr_ref = g->close_ref = g->tick_ref = LUA_NOREF;
 	g->L = luaL_newstate();
 	if (!g->L) {
 		snprintf(err, errlen, "cannot create a Lua state");
@@ -368,6 +369,28 @@ void lunar_gen_tmr(struct lunar_gen *g, uint8_t type, const uint32_t *slots, uin
 	g->panic_jmp = NULL;
 	if (rc != 0)
 		report(g, rc, "tmr");
+}
+
+void lunar_gen_tick(struct lunar_gen *g, uint64_t now_ns)
+{
+	lua_State *L = g->L;
+	jmp_buf jb;
+	int rc;
+
+	if (g->dead)
+		return;
+	if (setjmp(jb)) {
+		g->dead = true;
+		lunar_lun_set_state(g->lun, LUNAR_LUN_FAILED, "Lua VM panic");
+		return;
+	}
+	g->panic_jmp = &jb;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, g->tick_ref);
+	lua_pushnumber(L, (lua_Number)now_ns);
+	rc = lua_pcall(L, 1, 0, 1);
+	g->panic_jmp = NULL;
+	if (rc != 0)
+		report(g, rc, "tick");
 }
 
 void lunar_gen_destroy(struct lunar_gen *g)

@@ -19,6 +19,8 @@ struct lunar_gen *lunar_gen_create(struct lunar_lun *lun, char *err, size_t errl
 void lunar_gen_dispatch(struct lunar_gen *g, uint32_t n);
 /* Tells the handler about a task management function. */
 void lunar_gen_tmr(struct lunar_gen *g, uint8_t type, const uint32_t *slots, uint32_t n);
+/* The handler's tick(lun, now_ns), if it has one. */
+void lunar_gen_tick(struct lunar_gen *g, uint64_t now_ns);
 /* Calls the handler's close() and frees the state. */
 void lunar_gen_destroy(struct lunar_gen *g);
 /* Bytes the state holds, and its cap. */

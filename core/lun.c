@@ -11,6 +11,7 @@
 #include "mem.h"
 #include "scsi/sense.h"
 #include "util.h"
+#include "worker.h"
 
 /*
  * LUNs by id.  Lua reaches its LUN's slots through this table (an integer,
@@ -40,7 +41,7 @@ struct lunar_lun *lunar_lun_create(const struct lunar_lun_config *cfg, const str
 	if (!lun)
 		return NULL;
 	lun->id = -1;
-	lun->epfd = lun->stop_fd = -1;
+	lun->epfd = lun->stop_fd = lun->timer_fd = -1;
 	lun->cfg = *cfg;
 	lun->cfg.name = dup_or_null(cfg->name);
 	lun->cfg.handler = dup_or_null(cfg->handler);
@@ -371,6 +372,58 @@ void lunar_lun_drop_tmrs(struct lunar_lun *lun)
 		lun->tmrs = t->next;
 		free(t);
 	}
+}
+
+void lunar_wake_at(int lun_id, uint64_t ns)
+{
+	struct lunar_lun *lun = lunar_lun_get(lun_id);
+
+	if (!lun)
+		return;
+	if (ns == 0)
+		ns = 1;
+	if (!lun->wake_ns || ns < lun->wake_ns)
+		lun->wake_ns = ns;
+}
+
+void lunar_lun_tick(struct lunar_lun *lun)
+{
+	if (lun->gen && atomic_load(&lun->state) == LUNAR_LUN_SERVING)
+		lunar_gen_tick(lun->gen, lunar_now_ns());
+	lun->nbatch = 0;
+	finish_batch(lun);
+	/* answered commands freed slots: take what waited in the ring */
+	lunar_lun_run(lun);
+}
+
+int lunar_lun_attach(struct lunar_lun *lun, struct lunar_port *port)
+{
+	lun->port = port;
+	if (lunar_worker_start(lun) < 0) {
+		lun->port = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void lunar_lun_detach(struct lunar_lun *lun)
+{
+	lunar_worker_stop(lun);
+	for (uint32_t i = 0; i < lun->nslots; i++) {
+		struct lunar_cmd *c = &lun->slots[i];
+
+		if (c->state == LUNAR_CMD_FREE)
+			continue;
+		c->seq++;
+		lunar_lun_slot_put(lun, c);
+	}
+	lun->ndone = 0;
+	lun->nbatch = 0;
+	lun->wake_ns = lun->armed_ns = 0;
+	lunar_lun_drop_tmrs(lun);
+	if (lun->port)
+		lun->port->ops->destroy(lun->port);
+	lun->port = NULL;
 }
 
 void lunar_lun_run(struct lunar_lun *lun)

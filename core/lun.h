@@ -91,6 +91,9 @@ struct lunar_lun {
 	bool thread_started;
 	int epfd;
 	int stop_fd;
+	int timer_fd;
+	uint64_t wake_ns;			/* tick wanted at (0: none) */
+	uint64_t armed_ns;			/* timer_fd armed for */
 	atomic_bool stopping;
 
 	atomic_int state;
@@ -134,5 +137,16 @@ const char *lunar_lun_state_name(int st);
 
 /* Runs everything that is ready: drain, dispatch, complete, flush. */
 void lunar_lun_run(struct lunar_lun *lun);
+/* The tick the handler asked for (lunar_wake_at) is due. */
+void lunar_lun_tick(struct lunar_lun *lun);
+
+/*
+ * A transport gives the LUN a port (its device exists now) and the LUN's
+ * worker starts on it; detach stops the worker and frees the port.
+ * Commands the handler still held are forgotten: their slots are freed and
+ * their seq bumped, so a late answer to one goes nowhere.  Main thread.
+ */
+int lunar_lun_attach(struct lunar_lun *lun, struct lunar_port *port);
+void lunar_lun_detach(struct lunar_lun *lun);
 
 #endif

@@ -4,13 +4,28 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "lun.h"
 #include "worker.h"
 
-enum { EV_PORT = 1, EV_STOP = 2 };
+enum { EV_PORT = 1, EV_STOP = 2, EV_TIMER = 3 };
+
+/* Arms the timer for the earliest tick the handler asked for. */
+static void arm(struct lunar_lun *lun)
+{
+	struct itimerspec its = { 0 };
+
+	if (lun->wake_ns == lun->armed_ns)
+		return;
+	its.it_value.tv_sec = (time_t)(lun->wake_ns / 1000000000u);
+	its.it_value.tv_nsec = (long)(lun->wake_ns % 1000000000u);
+	if (timerfd_settime(lun->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		log_err("%s: timerfd_settime: %s", lun->cfg.name, strerror(errno));
+	lun->armed_ns = lun->wake_ns;
+}
 
 static void *worker_main(void *arg)
 {
@@ -23,18 +38,34 @@ static void *worker_main(void *arg)
 	lunar_lun_run(lun);
 	for (;;) {
 		struct epoll_event ev[4];
-		int n = epoll_wait(lun->epfd, ev, 4, -1);
+		int n;
 
+		arm(lun);
+		n = epoll_wait(lun->epfd, ev, 4, -1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			log_err("%s: epoll_wait: %s", lun->cfg.name, strerror(errno));
 			break;
 		}
-		for (int i = 0; i < n; i++)
-			if (ev[i].data.u32 == EV_STOP)
+		for (int i = 0; i < n; i++) {
+			uint64_t v;
+
+			switch (ev[i].data.u32) {
+			case EV_STOP:
 				return NULL;
-		lunar_lun_run(lun);
+			case EV_TIMER:
+				if (read(lun->timer_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+					log_err("%s: timerfd: %s", lun->cfg.name, strerror(errno));
+				/* one tick per request: the handler asks again if it
+				 * still has work at a later time */
+				lun->wake_ns = lun->armed_ns = 0;
+				lunar_lun_tick(lun);
+				break;
+			default:
+				lunar_lun_run(lun);
+			}
+		}
 	}
 	return NULL;
 }
@@ -45,10 +76,15 @@ int lunar_worker_start(struct lunar_lun *lun)
 
 	lun->epfd = epoll_create1(EPOLL_CLOEXEC);
 	lun->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (lun->epfd < 0 || lun->stop_fd < 0)
+	lun->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	lun->wake_ns = lun->armed_ns = 0;
+	if (lun->epfd < 0 || lun->stop_fd < 0 || lun->timer_fd < 0)
 		goto fail;
 	ev.data.u32 = EV_STOP;
 	if (epoll_ctl(lun->epfd, EPOLL_CTL_ADD, lun->stop_fd, &ev) < 0)
+		goto fail;
+	ev.data.u32 = EV_TIMER;
+	if (epoll_ctl(lun->epfd, EPOLL_CTL_ADD, lun->timer_fd, &ev) < 0)
 		goto fail;
 	ev.data.u32 = EV_PORT;
 	if (epoll_ctl(lun->epfd, EPOLL_CTL_ADD, lun->port->ops->fd(lun->port), &ev) < 0)
@@ -77,5 +113,7 @@ void lunar_worker_stop(struct lunar_lun *lun)
 		close(lun->epfd);
 	if (lun->stop_fd >= 0)
 		close(lun->stop_fd);
-	lun->epfd = lun->stop_fd = -1;
+	if (lun->timer_fd >= 0)
+		close(lun->timer_fd);
+	lun->epfd = lun->stop_fd = lun->timer_fd = -1;
 }

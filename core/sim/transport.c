@@ -1,12 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdint.h>
+#include <stdio.h>
 #include <unistd.h>
 
+#include "daemon.h"
+#include "log.h"
 #include "lun.h"
 #include "sim/sim.h"
 #include "sim/transport.h"
 #include "tcmu/port.h"
 #include "tcmu/tcmu_abi.h"
+#include "transports.h"
+
+/*
+ * The sim transport: each sim LUN gets its own in-process TCMU ring at
+ * start, served by the same port code as a kernel uio device.  The
+ * initiator side is lunarctl cdb (and tests, labs, the benchmark).
+ */
 
 static void sim_ack(void *ctx)
 {
@@ -71,3 +81,78 @@ struct lunar_sim *lunar_sim_of(struct lunar_lun *lun)
 {
 	return lun->cfg.transport == LUNAR_TRANSPORT_SIM ? lun->transport : NULL;
 }
+
+/* ---- as a transport ------------------------------------------------------------- */
+
+static int sim_start(struct lunar_daemon *d, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < d->nluns; i++) {
+		struct lunar_lun *lun = d->luns[i];
+		char why[256];
+
+		if (lun->cfg.transport != LUNAR_TRANSPORT_SIM)
+			continue;
+		if (lunar_sim_transport_open(lun, why, sizeof(why)) < 0 ||
+		    lunar_lun_attach(lun, lun->port) < 0) {
+			log_err("%s: %s", lun->cfg.name, why);
+			lunar_lun_set_state(lun, LUNAR_LUN_FAILED, "sim: %s", why);
+		}
+	}
+	return 0;
+}
+
+static int sim_fd(struct lunar_daemon *d)
+{
+	return -1;
+}
+
+static void sim_event(struct lunar_daemon *d)
+{
+}
+
+static void sim_quiesce(struct lunar_daemon *d)
+{
+	for (size_t i = 0; i < d->nluns; i++) {
+		struct lunar_lun *lun = d->luns[i];
+
+		if (!lunar_sim_of(lun))
+			continue;
+		lunar_lun_detach(lun);
+		/* what lunarctl still waits for: TASK ABORTED now */
+		lunar_sim_cancel(lun->transport);
+	}
+}
+
+static void sim_stop(struct lunar_daemon *d)
+{
+	for (size_t i = 0; i < d->nluns; i++) {
+		struct lunar_lun *lun = d->luns[i];
+
+		if (lunar_sim_of(lun))
+			lunar_sim_transport_close(lun);
+	}
+}
+
+static void sim_describe(struct lunar_lun *lun, char *buf, size_t len)
+{
+	struct lunar_sim *sim = lunar_sim_of(lun);
+	uint32_t inflight = 0, queued = 0;
+
+	if (!sim) {
+		snprintf(buf, len, "%s", "");
+		return;
+	}
+	lunar_sim_counts(sim, &inflight, &queued);
+	snprintf(buf, len, "in-process ring, %u in flight, %u queued", inflight, queued);
+}
+
+const struct lunar_transport_ops lunar_sim_transport = {
+	.name = "sim",
+	.type = LUNAR_TRANSPORT_SIM,
+	.start = sim_start,
+	.fd = sim_fd,
+	.event = sim_event,
+	.quiesce = sim_quiesce,
+	.stop = sim_stop,
+	.describe = sim_describe,
+};

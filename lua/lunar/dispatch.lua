@@ -113,11 +113,19 @@ function M.new(lun_id, info, cmd_size)
       end
    end
 
+   local tick_fn = h.tick
+   local function tick(now)
+      if tick_fn then
+         local ok, e = xpcall(tick_fn, msgh, lun, now)
+         if not ok then C.lunar_log(lun_id, 3, "tick(): " .. tostring(e)) end
+      end
+   end
+
    local function close()
       if h.close then h.close(lun) end
    end
 
-   return batch, tmr, close
+   return batch, tmr, close, tick
 end
 
 return M

@@ -127,8 +127,15 @@ function lunar.log(lun, level, fmt, ...)
    C.lunar_log(lun.id, l, string.format(fmt, ...))
 end
 
-lunar.now_ns = function()
+--- lunar.now_ns() -- CLOCK_MONOTONIC in nanoseconds (a Lua number).
+function lunar.now_ns()
    return tonumber(C.lunar_now_ns())
+end
+
+--- lunar.wake_at(lun, ns) -- call the handler's tick(lun, now_ns) at
+-- CLOCK_MONOTONIC time ns (or soon after); the earliest request wins.
+function lunar.wake_at(lun, ns)
+   C.lunar_wake_at(lun.id, ns)
 end
 
 --- The `lun` table a handler receives: name, id, size (bytes), block_size,

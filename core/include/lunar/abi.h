@@ -141,4 +141,11 @@ void lunar_log_cmd(int lun_id, const struct lunar_cmd *cmd, const char *msg);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t lunar_now_ns(void);
 
+/*
+ * Ask for the handler's tick(lun, now) at CLOCK_MONOTONIC time ns or soon
+ * after (the earliest of several requests wins; one tick per request).
+ * How a handler answers deferred commands later without blocking.
+ */
+void lunar_wake_at(int lun_id, uint64_t ns);
+
 #endif /* LUNAR_ABI_H */
