@@ -21,6 +21,7 @@ struct lunar_gen {
 	void *inner_ud;
 	size_t used;
 	size_t limit;
+	uint64_t allocated;	/* bytes ever handed out (growth only) */
 	int batch_ref, tmr_ref, close_ref, tick_ref;
 	bool dead;		/* panicked: never touch L again */
 	jmp_buf *panic_jmp;	/* set while C is inside the state */
@@ -64,8 +65,11 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	if (nsize > old && g->used + (nsize - old) > g->limit)
 		return NULL;
 	p = g->inner(g->inner_ud, ptr, osize, nsize);
-	if (p || nsize == 0)
+	if (p || nsize == 0) {
 		g->used = g->used - old + nsize;
+		if (nsize > old)
+			g->allocated += nsize - old;
+	}
 	return p;
 }
 
@@ -300,6 +304,11 @@ struct lunar_gen *lunar_gen_create(struct lunar_lun *lun, char *err, size_t errl
 size_t lunar_gen_mem_used(const struct lunar_gen *g)
 {
 	return g->used;
+}
+
+uint64_t lunar_gen_allocated(const struct lunar_gen *g)
+{
+	return g->allocated;
 }
 
 /* ---- calls into a generation ------------------------------------------------------- */

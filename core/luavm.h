@@ -23,8 +23,10 @@ void lunar_gen_tmr(struct lunar_gen *g, uint8_t type, const uint32_t *slots, uin
 void lunar_gen_tick(struct lunar_gen *g, uint64_t now_ns);
 /* Calls the handler's close() and frees the state. */
 void lunar_gen_destroy(struct lunar_gen *g);
-/* Bytes the state holds, and its cap. */
+/* Bytes the state holds now. */
 size_t lunar_gen_mem_used(const struct lunar_gen *g);
+/* Bytes the state was ever given (for "allocations per command"). */
+uint64_t lunar_gen_allocated(const struct lunar_gen *g);
 
 /* The package.path that finds lua/lunar (source tree, build tree or
  * installed copy; LUNAR_LUA_DIR overrides). */

@@ -440,7 +440,9 @@ void lunar_lun_run(struct lunar_lun *lun)
 		}
 		if (lun->nbatch) {
 			atomic_fetch_add_explicit(&lun->stats.batches, 1, memory_order_relaxed);
-			if (lun->gen && atomic_load(&lun->state) == LUNAR_LUN_SERVING)
+			if (lun->native)
+				lun->native(lun, lun->nbatch);
+			else if (lun->gen && atomic_load(&lun->state) == LUNAR_LUN_SERVING)
 				lunar_gen_dispatch(lun->gen, lun->nbatch);
 			else
 				fail_batch(lun, LUNAR_SK_NOT_READY, 0x04, 0x03);

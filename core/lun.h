@@ -84,6 +84,9 @@ struct lunar_lun {
 
 	struct lunar_port *port;
 	struct lunar_gen *gen;
+	/* A handler written in C instead of Lua: the benchmark's reference
+	 * ceiling.  Answers lun->batch[0..n) like the Lua dispatcher does. */
+	void (*native)(struct lunar_lun *lun, uint32_t n);
 	void *transport;			/* e.g. the sim */
 
 	/* worker */
