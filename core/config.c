@@ -276,12 +276,27 @@ static void parse_tcmu(struct lunar_diag *d, const struct lunar_value *v, struct
 
 static void parse_xen(struct lunar_diag *d, const struct lunar_value *v, struct lunar_lun_config *l)
 {
-	static const char *const keys[] = { "p_dev", NULL };
+	static const char *const keys[] = { "p_dev", "backend_type", NULL };
+	const struct lunar_value *f;
 
 	if (!want_map(d, v, "'xen'"))
 		return;
 	check_keys(d, v, keys, "'xen'");
-	get_string(d, v, "p_dev", &l->xen.p_dev);
+	/* both end up in xenstore paths and values: no '/', nothing odd */
+	if (get_string(d, v, "p_dev", &l->xen.p_dev) > 0 &&
+	    (!l->xen.p_dev[0] || strlen(l->xen.p_dev) > 64 || strpbrk(l->xen.p_dev, "/ \t"))) {
+		f = lunar_value_get(v, "p_dev");
+		lunar_diag_add(d, f->line, f->col,
+			       "'p_dev' must be 1 to 64 characters without '/' or spaces, not '%s'",
+			       l->xen.p_dev);
+	}
+	if (get_string(d, v, "backend_type", &l->xen.backend_type) > 0 &&
+	    (!valid_name(l->xen.backend_type) || strchr(l->xen.backend_type, '.'))) {
+		f = lunar_value_get(v, "backend_type");
+		lunar_diag_add(d, f->line, f->col,
+			       "'backend_type' must be letters, digits, - and _ (e.g. vscsi-lunar), not '%s'",
+			       l->xen.backend_type);
+	}
 }
 
 static void parse_lun(struct lunar_diag *d, const struct lunar_config *c, const struct lunar_value *v,
@@ -425,6 +440,7 @@ static void lun_config_clear(struct lunar_lun_config *l)
 	free(l->tcmu.iqn);
 	free(l->tcmu.portal);
 	free(l->xen.p_dev);
+	free(l->xen.backend_type);
 }
 
 void lunar_config_free(struct lunar_config *c)

@@ -36,6 +36,7 @@ struct lunar_tcmu_config {
 /* xen: a vscsiif backend */
 struct lunar_xen_config {
 	char *p_dev;			/* what toolstacks write as p-dev */
+	char *backend_type;		/* xenstore backend/<type>: NULL = vscsi-lunar */
 };
 
 struct lunar_lun_config {

@@ -50,6 +50,7 @@ struct lunar_lun *lunar_lun_create(const struct lunar_lun_config *cfg, const str
 	lun->cfg.tcmu.iqn = dup_or_null(cfg->tcmu.iqn);
 	lun->cfg.tcmu.portal = dup_or_null(cfg->tcmu.portal);
 	lun->cfg.xen.p_dev = dup_or_null(cfg->xen.p_dev);
+	lun->cfg.xen.backend_type = dup_or_null(cfg->xen.backend_type);
 	lun->cfg.args = NULL;
 	lun->args = args;
 	lun->handler = lun->cfg.handler;
@@ -115,6 +116,7 @@ void lunar_lun_destroy(struct lunar_lun *lun)
 	free(lun->cfg.tcmu.iqn);
 	free(lun->cfg.tcmu.portal);
 	free(lun->cfg.xen.p_dev);
+	free(lun->cfg.xen.backend_type);
 	pthread_mutex_destroy(&lun->lock);
 	free(lun);
 }
@@ -320,11 +322,26 @@ static uint32_t finish_batch(struct lunar_lun *lun)
 struct lunar_tmr {
 	struct lunar_tmr *next;
 	uint8_t type;
+	bool cancel;
 	uint32_t n;
 	uint32_t slots[];
 };
 
+static void add_tmr(struct lunar_lun *lun, uint8_t type, struct lunar_cmd **cmds, uint32_t n,
+		    bool cancel);
+
 void lunar_lun_tmr(struct lunar_lun *lun, uint8_t type, struct lunar_cmd **cmds, uint32_t n)
+{
+	add_tmr(lun, type, cmds, n, false);
+}
+
+void lunar_lun_tmr_cancel(struct lunar_lun *lun, uint8_t type, struct lunar_cmd **cmds, uint32_t n)
+{
+	add_tmr(lun, type, cmds, n, true);
+}
+
+static void add_tmr(struct lunar_lun *lun, uint8_t type, struct lunar_cmd **cmds, uint32_t n,
+		    bool cancel)
 {
 	struct lunar_tmr *t = malloc(sizeof(*t) + n * sizeof(uint32_t)), **pp;
 
@@ -339,12 +356,30 @@ void lunar_lun_tmr(struct lunar_lun *lun, uint8_t type, struct lunar_cmd **cmds,
 	 * handler always meets a command before its abort. */
 	t->next = NULL;
 	t->type = type;
+	t->cancel = cancel;
 	t->n = n;
 	for (uint32_t i = 0; i < n; i++)
 		t->slots[i] = cmds[i]->slot;
 	for (pp = &lun->tmrs; *pp; pp = &(*pp)->next)
 		;
 	*pp = t;
+}
+
+/* The handler heard of the abort and kept the command: the core answers
+ * it, so the transport can answer the function itself. */
+static void cancel_held(struct lunar_lun *lun, const struct lunar_tmr *t)
+{
+	for (uint32_t i = 0; i < t->n; i++) {
+		struct lunar_cmd *c = &lun->slots[t->slots[i]];
+
+		if (c->state != LUNAR_CMD_DEFERRED || !(c->flags & LUNAR_CMDF_ABORTED))
+			continue;
+		c->status = LUNAR_TASK_ABORTED;
+		c->sense_len = 0;
+		c->xfer = 0;
+		c->state = LUNAR_CMD_DONE;
+		lun->done[lun->ndone++] = c->slot;
+	}
 }
 
 static uint32_t deliver_tmrs(struct lunar_lun *lun)
@@ -357,6 +392,8 @@ static uint32_t deliver_tmrs(struct lunar_lun *lun)
 		lun->tmrs = t->next;
 		if (lun->gen && atomic_load(&lun->state) == LUNAR_LUN_SERVING)
 			lunar_gen_tmr(lun->gen, t->type, t->slots, t->n);
+		if (t->cancel)
+			cancel_held(lun, t);
 		free(t);
 		lun->nbatch = 0;
 		n += finish_batch(lun);

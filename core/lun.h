@@ -127,6 +127,12 @@ void lunar_lun_slot_put(struct lunar_lun *lun, struct lunar_cmd *c);
  * was dispatched.
  */
 void lunar_lun_tmr(struct lunar_lun *lun, uint8_t type, struct lunar_cmd **cmds, uint32_t n);
+/*
+ * The same, for a transport that must answer the function itself (vscsiif
+ * ABORT/RESET): once the handler's abort/reset ran, commands it still
+ * holds are answered TASK ABORTED by the core.
+ */
+void lunar_lun_tmr_cancel(struct lunar_lun *lun, uint8_t type, struct lunar_cmd **cmds, uint32_t n);
 void lunar_lun_drop_tmrs(struct lunar_lun *lun);
 /* Finds the slot holding a live command with this transport tag. */
 struct lunar_cmd *lunar_lun_find_tag(struct lunar_lun *lun, uint64_t tag);

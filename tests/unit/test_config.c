@@ -848,6 +848,49 @@ static void test_bad_tcmu_section(void **state)
 		   "20:15: 'portal' must not be empty\n");
 }
 
+static void test_bad_xen_section(void **state)
+{
+	load_fails(*state,
+		   "luns:\n"
+		   "  - name: x\n"
+		   "    transport: xen\n"
+		   "    handler: h.lua\n"
+		   "    size: 64MiB\n"
+		   "    xen:\n"
+		   "      p_dev: a/b\n"
+		   "      backend_type: vscsi/lunar\n"
+		   "  - name: y\n"
+		   "    transport: xen\n"
+		   "    handler: h.lua\n"
+		   "    size: 64MiB\n"
+		   "    xen: {p_dev: \"\", backend_type: vscsi.x}\n",
+		   "7:14: 'p_dev' must be 1 to 64 characters without '/' or spaces, not 'a/b'\n"
+		   "8:21: 'backend_type' must be letters, digits, - and _ (e.g. vscsi-lunar), not 'vscsi/lunar'\n"
+		   "13:18: 'p_dev' must not be empty\n"
+		   "13:36: 'backend_type' must be letters, digits, - and _ (e.g. vscsi-lunar), not 'vscsi.x'\n");
+}
+
+static void test_valid_xen_section(void **state)
+{
+	struct lunar_config *c = load_ok(*state,
+					 "luns:\n"
+					 "  - name: x\n"
+					 "    transport: xen\n"
+					 "    handler: h.lua\n"
+					 "    size: 64MiB\n"
+					 "    xen: {p_dev: naa.6001405:0, backend_type: vscsi_2}\n"
+					 "  - name: y\n"
+					 "    transport: xen\n"
+					 "    handler: h.lua\n"
+					 "    size: 64MiB\n");
+
+	assert_string_equal(c->luns[0].xen.p_dev, "naa.6001405:0");
+	assert_string_equal(c->luns[0].xen.backend_type, "vscsi_2");
+	assert_null(c->luns[1].xen.p_dev);
+	assert_null(c->luns[1].xen.backend_type);
+	lunar_config_free(c);
+}
+
 /* ---- YAML itself -------------------------------------------------------------------- */
 
 static void test_yaml_syntax_errors(void **state)
@@ -1108,6 +1151,8 @@ int main(void)
 		T(test_lua_memory_limit),
 		T(test_bad_sim_section),
 		T(test_bad_tcmu_section),
+		T(test_bad_xen_section),
+		T(test_valid_xen_section),
 		T(test_yaml_syntax_errors),
 		T(test_yaml_encoding_errors),
 		T(test_empty_file),
