@@ -7,6 +7,9 @@
 #include "daemon.h"
 #include "log.h"
 #include "luavm.h"
+#ifdef LUNAR_HAVE_XEN
+#include "xen/attach.h"
+#endif
 
 static void usage(FILE *f)
 {
@@ -14,6 +17,7 @@ static void usage(FILE *f)
 	      "       lunar check CONFIG                             validate CONFIG and its handlers\n"
 	      "       lunar selftest MODULE...                       run Lua selftests (lunar.scsi, ...)\n"
 	      "       lunar lua SCRIPT [ARG...]                      run a Lua script with lunar's modules\n"
+	      "       lunar xen attach|detach DOMID [P-DEV...]       give a Xen guest LUNs (no xl needed)\n"
 	      "       lunar version\n", f);
 }
 
@@ -80,6 +84,14 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "lua") && argc >= 3)
 		return lunar_lua_script(argv[2], argc - 3, argv + 3);
+	if (!strcmp(cmd, "xen")) {
+#ifdef LUNAR_HAVE_XEN
+		return lunar_xen_cli(argc - 2, argv + 2);
+#else
+		fputs("lunar: built without the xen transport (install libxen-dev and rebuild)\n", stderr);
+		return 1;
+#endif
+	}
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("lunar %s\n", LUNAR_VERSION);
 		return 0;

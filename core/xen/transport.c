@@ -1,42 +1,76 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "daemon.h"
 #include "log.h"
 #include "lun.h"
 #include "transports.h"
+#include "xen/backend.h"
+#include "xen/xenops.h"
 
 /*
- * The Xen pvSCSI transport: a userspace vscsiif backend.
- * (Being built: until then its LUNs report that the transport is missing.)
+ * The Xen pvSCSI transport: a userspace vscsiif backend in this domain
+ * (dom0 or a driver domain).  backend.c follows xenstore, vhost.c serves
+ * the rings.
  */
+
+static struct lunar_xenops *xops;
+static struct lunar_xen_backend *backend;
 
 static int xen_start(struct lunar_daemon *d, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "the xen transport is not built into this lunar yet");
-	return -1;
+	struct lunar_lun **luns = calloc(d->nluns ? d->nluns : 1, sizeof(*luns));
+	size_t n = 0;
+
+	if (!luns) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < d->nluns; i++)
+		if (d->luns[i]->cfg.transport == LUNAR_TRANSPORT_XEN)
+			luns[n++] = d->luns[i];
+	xops = lunar_xenops_xen_open(err, errlen);
+	if (xops)
+		backend = lunar_xen_backend_create(xops, luns, n, err, errlen);
+	free(luns);
+	if (!backend) {
+		if (xops)
+			xops->vt->close(xops);
+		xops = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 static int xen_fd(struct lunar_daemon *d)
 {
-	return -1;
+	return backend ? lunar_xen_backend_fd(backend) : -1;
 }
 
 static void xen_event(struct lunar_daemon *d)
 {
+	if (backend)
+		lunar_xen_backend_event(backend);
 }
 
 static void xen_quiesce(struct lunar_daemon *d)
 {
+	lunar_xen_backend_quiesce(backend);
 }
 
 static void xen_stop(struct lunar_daemon *d)
 {
+	lunar_xen_backend_destroy(backend);
+	backend = NULL;
+	if (xops)
+		xops->vt->close(xops);
+	xops = NULL;
 }
 
 static void xen_describe(struct lunar_lun *lun, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s", "");
+	lunar_xen_backend_describe(backend, lun, buf, len);
 }
 
 const struct lunar_transport_ops lunar_xen_transport = {
