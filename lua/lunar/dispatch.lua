@@ -11,6 +11,8 @@ local ffi = require "ffi"
 local abi = require "lunar.abi_cdef"
 local lunar = require "lunar"
 local scsi = require "lunar.scsi"
+local disk = require "lunar.disk"
+local filter = require "lunar.filter"
 
 local C = ffi.C
 local xpcall, type, tostring, error = xpcall, type, tostring, error
@@ -39,8 +41,9 @@ local function load_handler(info)
    if type(h) ~= "table" then
       error(info.handler .. ": a handler must return a table of functions, got " .. type(h), 0)
    end
-   if type(h.command) ~= "function" then
-      error(info.handler .. ": the handler has no command(lun, cmd) function", 0)
+   if type(h.command) ~= "function" and type(h.read) ~= "function" then
+      error(info.handler .. ": the handler has neither command(lun, cmd) (raw level) nor " ..
+         "read(lun, cmd, offset, length) (disk level)", 0)
    end
    return h
 end
@@ -58,9 +61,12 @@ function M.new(lun_id, info, cmd_size)
 
    local h = load_handler(info)
    local lun = lunar.new_lun(info)
+   if h.open then h.open(lun, info.args) end
+   -- lunar.disk around the handler's ops (or behind its lunar.PASS), the
+   -- YAML's filters in front: from here on h is that whole stack
+   h = filter.chain(lun, disk.wrap(lun, h), info.filters)
    local command = h.command
    local abort, reset = h.abort, h.reset
-   if h.open then h.open(lun, info.args) end
 
    local function fail(c, e)
       if is_sense(e) then
