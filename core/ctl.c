@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -91,6 +92,8 @@ fail:
 
 struct req {
 	struct lunar_daemon *d;
+	int fd;			/* the connection: streaming commands write here */
+	bool streamed;		/* the command answered on fd itself */
 	int argc;
 	char **argv;
 	struct lunar_buf out;
@@ -143,8 +146,8 @@ static void cmd_status(struct req *r)
 		if (!r->json) {
 			lunar_buf_printf(&r->out, "%-16s %-5s %-8s %10" PRIu64 " %8" PRIu64 " %9zuK  %s\n",
 					 l->cfg.name, lunar_transport_name(l->cfg.transport),
-					 state, (uint64_t)l->stats.commands,
-					 (uint64_t)l->stats.errors, mem / 1024, l->cfg.handler);
+					 state, lunar_stat_get(&l->stats.commands),
+					 lunar_stat_get(&l->stats.errors), mem / 1024, l->cfg.handler);
 			if (device[0])
 				lunar_buf_printf(&r->out, "%16s %s\n", "", device);
 			if (msg[0])
@@ -166,14 +169,352 @@ static void cmd_status(struct req *r)
 				 ", \"errors\": %" PRIu64 ", \"handler_errors\": %" PRIu64
 				 ", \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
 				 ", \"tmrs\": %" PRIu64 ", \"lua_memory\": %zu, \"lua_memory_limit\": %" PRIu64 "}",
-				 l->cfg.size, l->cfg.block_size, (uint64_t)l->stats.commands,
-				 (uint64_t)l->stats.errors, (uint64_t)l->stats.handler_errors,
-				 (uint64_t)l->stats.bytes_in, (uint64_t)l->stats.bytes_out,
-				 (uint64_t)l->stats.tmrs, mem, l->cfg.lua_memory_limit);
+				 l->cfg.size, l->cfg.block_size, lunar_stat_get(&l->stats.commands),
+				 lunar_stat_get(&l->stats.errors), lunar_stat_get(&l->stats.handler_errors),
+				 lunar_stat_get(&l->stats.bytes_in), lunar_stat_get(&l->stats.bytes_out),
+				 lunar_stat_get(&l->stats.tmrs), mem, l->cfg.lua_memory_limit);
 	}
 	if (r->json)
 		lunar_buf_puts(&r->out, "]}\n");
 	pthread_rwlock_unlock(&d->lock);
+}
+
+/* ---- stats ------------------------------------------------------------------------ */
+
+static const char *sense_text(uint32_t kcq, char *buf, size_t len)
+{
+	const char *n = lunar_asc_name((uint8_t)(kcq >> 8), (uint8_t)kcq);
+
+	snprintf(buf, len, "%x/%02x/%02x %s", (kcq >> 16) & 0xff, (kcq >> 8) & 0xff, kcq & 0xff,
+		 n ? n : lunar_sense_key_name((uint8_t)(kcq >> 16)));
+	return buf;
+}
+
+static void stats_one_json(struct lunar_buf *b, struct lunar_lun *l)
+{
+	const struct lunar_stats *s = &l->stats;
+	char txt[160];
+	bool first = true;
+
+	lunar_buf_puts(b, "{\"name\": ");
+	lunar_buf_json_str(b, l->cfg.name);
+	lunar_buf_printf(b, ", \"commands\": %" PRIu64 ", \"errors\": %" PRIu64
+			 ", \"handler_errors\": %" PRIu64 ", \"bytes_in\": %" PRIu64
+			 ", \"bytes_out\": %" PRIu64 ", \"batches\": %" PRIu64 ", \"tmrs\": %" PRIu64
+			 ", \"reloads\": %" PRIu64 ", \"faults\": %" PRIu64
+			 ", \"queue_depth\": %u, \"queue_depth_max\": %" PRIu64
+			 ", \"lua_memory\": %zu, \"status\": {",
+			 lunar_stat_get(&s->commands), lunar_stat_get(&s->errors),
+			 lunar_stat_get(&s->handler_errors), lunar_stat_get(&s->bytes_in),
+			 lunar_stat_get(&s->bytes_out), lunar_stat_get(&s->batches), lunar_stat_get(&s->tmrs),
+			 lunar_stat_get(&s->reloads), lunar_stat_get(&s->faults),
+			 l->nslots - __atomic_load_n(&l->nfree, __ATOMIC_RELAXED),
+			 lunar_stat_get(&s->queue_max), l->gen ? lunar_gen_mem_used(l->gen) : 0);
+	for (int i = 0; i < LUNAR_ST_N; i++)
+		lunar_buf_printf(b, "%s\"%s\": %" PRIu64, i ? ", " : "", lunar_status_keys[i],
+				 lunar_stat_get(&s->status[i]));
+	lunar_buf_puts(b, "}, \"sense\": [");
+	for (int i = 0; i < LUNAR_SENSE_SLOTS; i++) {
+		uint32_t kcq = __atomic_load_n(&s->sense[i].kcq, __ATOMIC_ACQUIRE);
+
+		if (!kcq)
+			continue;
+		lunar_buf_printf(b, "%s{\"key\": %u, \"asc\": %u, \"ascq\": %u, \"count\": %" PRIu64
+				 ", \"text\": ", first ? "" : ", ", (kcq >> 16) & 0xff, (kcq >> 8) & 0xff,
+				 kcq & 0xff, lunar_stat_get(&s->sense[i].count));
+		lunar_buf_json_str(b, sense_text(kcq, txt, sizeof(txt)));
+		lunar_buf_puts(b, "}");
+		first = false;
+	}
+	lunar_buf_puts(b, "], \"latency\": {");
+	for (int c = 0; c < LUNAR_CLASS_N; c++) {
+		const struct lunar_hist *h = &s->lat[c];
+		uint64_t n = lunar_stat_get(&h->count);
+
+		lunar_buf_printf(b, "%s\"%s\": {\"count\": %" PRIu64 ", \"mean_ns\": %" PRIu64
+				 ", \"p50_ns\": %" PRIu64 ", \"p99_ns\": %" PRIu64 ", \"p999_ns\": %" PRIu64 "}",
+				 c ? ", " : "", lunar_class_names[c], n, n ? lunar_stat_get(&h->sum_ns) / n : 0,
+				 lunar_hist_percentile(h, 0.5), lunar_hist_percentile(h, 0.99),
+				 lunar_hist_percentile(h, 0.999));
+	}
+	lunar_buf_puts(b, "}}");
+}
+
+static void fmt_ns(char *buf, size_t len, uint64_t ns)
+{
+	if (ns < 10000)
+		snprintf(buf, len, "%" PRIu64 "ns", ns);
+	else if (ns < 10000000)
+		snprintf(buf, len, "%" PRIu64 "us", ns / 1000);
+	else
+		snprintf(buf, len, "%" PRIu64 "ms", ns / 1000000);
+}
+
+static void stats_one_text(struct lunar_buf *b, struct lunar_lun *l)
+{
+	const struct lunar_stats *s = &l->stats;
+	char txt[160], a[32], c50[32], c99[32], c999[32];
+	bool any = false;
+
+	lunar_buf_printf(b, "%s  (%s)\n", l->cfg.name, lunar_transport_name(l->cfg.transport));
+	lunar_buf_printf(b, "  commands %" PRIu64 ", errors %" PRIu64 ", handler errors %" PRIu64
+			 ", TMRs %" PRIu64 ", reloads %" PRIu64 ", faults %" PRIu64 "\n",
+			 lunar_stat_get(&s->commands), lunar_stat_get(&s->errors),
+			 lunar_stat_get(&s->handler_errors), lunar_stat_get(&s->tmrs),
+			 lunar_stat_get(&s->reloads), lunar_stat_get(&s->faults));
+	lunar_format_size(lunar_stat_get(&s->bytes_in), a, sizeof(a));
+	lunar_buf_printf(b, "  bytes in %s, ", a);
+	lunar_format_size(lunar_stat_get(&s->bytes_out), a, sizeof(a));
+	lunar_buf_printf(b, "out %s; queue %u now, %" PRIu64 " max of %u; Lua memory %zu KiB\n", a,
+			 l->nslots - __atomic_load_n(&l->nfree, __ATOMIC_RELAXED),
+			 lunar_stat_get(&s->queue_max), l->nslots,
+			 (l->gen ? lunar_gen_mem_used(l->gen) : 0) / 1024);
+	lunar_buf_puts(b, "  status:");
+	for (int i = 0; i < LUNAR_ST_N; i++)
+		if (lunar_stat_get(&s->status[i]))
+			lunar_buf_printf(b, " %s %" PRIu64, lunar_status_keys[i], lunar_stat_get(&s->status[i]));
+	lunar_buf_puts(b, "\n");
+	for (int i = 0; i < LUNAR_SENSE_SLOTS; i++) {
+		uint32_t kcq = __atomic_load_n(&s->sense[i].kcq, __ATOMIC_ACQUIRE);
+
+		if (!kcq)
+			continue;
+		lunar_buf_printf(b, "  %s %s x%" PRIu64 "\n", any ? "      " : "sense:",
+				 sense_text(kcq, txt, sizeof(txt)), lunar_stat_get(&s->sense[i].count));
+		any = true;
+	}
+	lunar_buf_printf(b, "  %-8s %10s %8s %8s %8s %8s\n", "latency", "count", "mean", "p50", "p99", "p99.9");
+	for (int c = 0; c < LUNAR_CLASS_N; c++) {
+		const struct lunar_hist *h = &s->lat[c];
+		uint64_t n = lunar_stat_get(&h->count);
+
+		if (!n)
+			continue;
+		fmt_ns(a, sizeof(a), lunar_stat_get(&h->sum_ns) / n);
+		fmt_ns(c50, sizeof(c50), lunar_hist_percentile(h, 0.5));
+		fmt_ns(c99, sizeof(c99), lunar_hist_percentile(h, 0.99));
+		fmt_ns(c999, sizeof(c999), lunar_hist_percentile(h, 0.999));
+		lunar_buf_printf(b, "  %-8s %10" PRIu64 " %8s %8s %8s %8s\n", lunar_class_names[c], n, a, c50,
+				 c99, c999);
+	}
+}
+
+static void cmd_stats(struct req *r)
+{
+	const char *only = r->argc > 1 ? r->argv[1] : NULL;
+	bool found = false;
+
+	pthread_rwlock_rdlock(&r->d->lock);
+	if (r->json)
+		lunar_buf_puts(&r->out, "{\"luns\": [");
+	for (size_t i = 0; i < r->d->nluns; i++) {
+		struct lunar_lun *l = r->d->luns[i];
+
+		if (only && strcmp(only, l->cfg.name))
+			continue;
+		if (r->json) {
+			lunar_buf_puts(&r->out, found ? ", " : "");
+			stats_one_json(&r->out, l);
+		} else {
+			stats_one_text(&r->out, l);
+		}
+		found = true;
+	}
+	if (r->json)
+		lunar_buf_puts(&r->out, "]}\n");
+	pthread_rwlock_unlock(&r->d->lock);
+	if (only && !found)
+		fail(r, "no LUN named '%s'", only);
+}
+
+/* ---- streaming: trace and top ---------------------------------------------------------- */
+
+/* Starts a streamed answer (status 0); later writes go straight to fd. */
+static void stream_begin(struct req *r)
+{
+	uint8_t st = 0;
+
+	r->streamed = true;
+	lunar_write_all(r->fd, &st, 1);
+}
+
+/* Waits up to ms for efd (if >= 0); false when the client went away. */
+static bool stream_wait(struct req *r, int efd, int ms)
+{
+	struct pollfd p[2] = { { .fd = r->fd, .events = POLLRDHUP }, { .fd = efd, .events = POLLIN } };
+
+	if (poll(p, efd >= 0 ? 2 : 1, ms) < 0 && errno != EINTR)
+		return false;
+	/* the client shut its write side after the request: only a hangup
+	 * (both directions closed) means it is gone */
+	if (p[0].revents & (POLLHUP | POLLERR | POLLNVAL))
+		return false;
+	if (efd >= 0 && (p[1].revents & POLLIN)) {
+		uint64_t v;
+
+		if (read(efd, &v, sizeof(v)) < 0) {
+			/* nothing: records are read from the ring anyway */
+		}
+	}
+	return !atomic_load(&r->d->stopping);
+}
+
+static struct lunar_lun *find_ref(struct req *r, const char *name)
+{
+	struct lunar_lun *lun;
+
+	pthread_rwlock_rdlock(&r->d->lock);
+	lun = lunar_daemon_find(r->d, name);
+	if (lun)
+		lunar_lun_ref(lun);
+	pthread_rwlock_unlock(&r->d->lock);
+	return lun;
+}
+
+static void cmd_trace(struct req *r)
+{
+	const char *name = NULL;
+	long count = -1;
+	struct lunar_lun *lun;
+	struct lunar_tracer *t;
+	struct lunar_trace_rec rec;
+	struct lunar_buf b = { 0 };
+
+	for (int i = 1; i < r->argc; i++) {
+		if (!strcmp(r->argv[i], "--count") && i + 1 < r->argc)
+			count = atol(r->argv[++i]);
+		else if (r->argv[i][0] != '-' && !name)
+			name = r->argv[i];
+		else
+			return fail(r, "usage: trace LUN [--count N] [--json]");
+	}
+	if (!name)
+		return fail(r, "usage: trace LUN [--count N] [--json]");
+	lun = find_ref(r, name);
+	if (!lun)
+		return fail(r, "no LUN named '%s'", name);
+	t = lunar_trace_attach(lun);
+	if (!t) {
+		lunar_lun_put(lun);
+		return fail(r, "LUN '%s' has %d listeners already", name, LUNAR_MAX_TRACERS);
+	}
+	stream_begin(r);
+	if (!r->json) {
+		lunar_buf_printf(&b, "tracing %s (Ctrl-C to stop)\n", name);
+		lunar_write_all(r->fd, b.data, b.len);
+	}
+	while (count != 0 && !atomic_load(&lun->gone)) {
+		uint64_t dropped = t->dropped;
+
+		lunar_buf_reset(&b);
+		while (count != 0 && lunar_trace_next(t, &rec)) {
+			lunar_trace_format(&b, &rec, r->json);
+			if (count > 0)
+				count--;
+		}
+		if (t->dropped != dropped && !r->json)
+			lunar_buf_printf(&b, "(%" PRIu64 " records dropped: the listener is slower than the LUN)\n",
+					 t->dropped - dropped);
+		if (b.len && lunar_write_all(r->fd, b.data, b.len) < 0)
+			break;
+		if (count == 0 || !stream_wait(r, t->efd, 1000))
+			break;
+	}
+	lunar_trace_detach(lun, t);
+	lunar_lun_put(lun);
+	lunar_buf_free(&b);
+}
+
+struct top_snap {
+	uint64_t commands, bytes, lat_n, lat_sum;
+};
+
+/* One refresh: counters since the previous pass; prints only if b. */
+static void top_pass(struct req *r, struct top_snap **prev, size_t *nprev, double dt,
+		     long interval_ms, struct lunar_buf *b)
+{
+	pthread_rwlock_rdlock(&r->d->lock);
+	if (*nprev != r->d->nluns) {
+		free(*prev);
+		*prev = calloc(r->d->nluns ? r->d->nluns : 1, sizeof(**prev));
+		*nprev = *prev ? r->d->nluns : 0;
+	}
+	if (b && r->json)
+		lunar_buf_puts(b, "{\"luns\": [");
+	else if (b)
+		lunar_buf_printf(b, "\033[H\033[2Jlunar top  (every %ld ms)\n\n%-16s %-8s %10s %10s %10s %6s %8s\n",
+				 interval_ms, "LUN", "STATE", "IOPS", "MiB/s", "lat us", "queue", "errors");
+	for (size_t i = 0; i < *nprev; i++) {
+		struct lunar_lun *l = r->d->luns[i];
+		const struct lunar_stats *s = &l->stats;
+		struct top_snap cur = { .commands = lunar_stat_get(&s->commands),
+			.bytes = lunar_stat_get(&s->bytes_in) + lunar_stat_get(&s->bytes_out) };
+		struct top_snap *p = &(*prev)[i];
+		unsigned queue = l->nslots - __atomic_load_n(&l->nfree, __ATOMIC_RELAXED);
+		double iops, mibs, lat;
+
+		for (int c = 0; c < LUNAR_CLASS_N; c++) {
+			cur.lat_n += lunar_stat_get(&s->lat[c].count);
+			cur.lat_sum += lunar_stat_get(&s->lat[c].sum_ns);
+		}
+		iops = (double)(cur.commands - p->commands) / dt;
+		mibs = (double)(cur.bytes - p->bytes) / dt / 1048576.0;
+		lat = cur.lat_n > p->lat_n ?
+			(double)(cur.lat_sum - p->lat_sum) / (double)(cur.lat_n - p->lat_n) / 1000.0 : 0;
+		*p = cur;
+		if (!b)
+			continue;
+		if (r->json) {
+			lunar_buf_printf(b, "%s{\"name\": ", i ? ", " : "");
+			lunar_buf_json_str(b, l->cfg.name);
+			lunar_buf_printf(b, ", \"iops\": %.1f, \"mib_s\": %.3f, \"latency_us\": %.1f, "
+					 "\"queue_depth\": %u, \"errors\": %" PRIu64 "}", iops, mibs, lat, queue,
+					 lunar_stat_get(&s->errors));
+		} else {
+			lunar_buf_printf(b, "%-16s %-8s %10.0f %10.2f %10.1f %6u %8" PRIu64 "\n", l->cfg.name,
+					 lunar_lun_state_name(atomic_load(&l->state)), iops, mibs, lat, queue,
+					 lunar_stat_get(&s->errors));
+		}
+	}
+	pthread_rwlock_unlock(&r->d->lock);
+	if (b && r->json)
+		lunar_buf_puts(b, "]}\n");
+}
+
+static void cmd_top(struct req *r)
+{
+	long count = -1, interval_ms = 1000;
+	struct top_snap *prev = NULL;
+	size_t nprev = 0;
+	struct lunar_buf b = { 0 };
+	uint64_t t_prev;
+
+	for (int i = 1; i < r->argc; i++) {
+		if (!strcmp(r->argv[i], "--count") && i + 1 < r->argc)
+			count = atol(r->argv[++i]);
+		else if (!strcmp(r->argv[i], "--interval") && i + 1 < r->argc)
+			interval_ms = atol(r->argv[++i]);
+		else
+			return fail(r, "usage: top [--interval MS] [--count N] [--json]");
+	}
+	if (interval_ms < 50)
+		interval_ms = 50;
+	stream_begin(r);
+	top_pass(r, &prev, &nprev, 1, interval_ms, NULL);	/* the baseline */
+	t_prev = lunar_now_ns();
+	while (count != 0 && stream_wait(r, -1, (int)interval_ms)) {
+		uint64_t now = lunar_now_ns();
+
+		lunar_buf_reset(&b);
+		top_pass(r, &prev, &nprev, (double)(now - t_prev) / 1e9, interval_ms, &b);
+		t_prev = now;
+		if (lunar_write_all(r->fd, b.data, b.len) < 0)
+			break;
+		if (count > 0)
+			count--;
+	}
+	free(prev);
+	lunar_buf_free(&b);
 }
 
 struct cdb_job {
@@ -355,10 +696,16 @@ static void run_request(struct req *r)
 		cmd_status(r);
 	else if (!strcmp(cmd, "cdb"))
 		cmd_cdb(r);
+	else if (!strcmp(cmd, "stats"))
+		cmd_stats(r);
+	else if (!strcmp(cmd, "trace"))
+		cmd_trace(r);
+	else if (!strcmp(cmd, "top"))
+		cmd_top(r);
 	else if (!strcmp(cmd, "version"))
 		lunar_buf_printf(&r->out, r->json ? "{\"version\": \"%s\"}\n" : "lunar %s\n", LUNAR_VERSION);
 	else
-		fail(r, "unknown command '%s' (try: status, cdb, version)", cmd);
+		fail(r, "unknown command '%s' (try: status, stats, trace, top, cdb, version)", cmd);
 }
 
 /* ---- connections ------------------------------------------------------------------ */
@@ -372,7 +719,7 @@ static void *conn_main(void *arg)
 {
 	struct conn *c = arg;
 	struct lunar_buf in = { 0 };
-	struct req r = { .d = c->d };
+	struct req r = { .d = c->d, .fd = c->fd };
 	char chunk[65536];
 	uint8_t st;
 
@@ -408,7 +755,7 @@ static void *conn_main(void *arg)
 	run_request(&r);
 reply:
 	st = (uint8_t)r.status;
-	if (lunar_write_all(c->fd, &st, 1) == 0 && r.out.len)
+	if (!r.streamed && lunar_write_all(c->fd, &st, 1) == 0 && r.out.len)
 		lunar_write_all(c->fd, r.out.data, r.out.len);
 	close(c->fd);
 	lunar_buf_free(&in);

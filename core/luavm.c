@@ -348,7 +348,7 @@ void lunar_gen_dispatch(struct lunar_gen *g, uint32_t n)
 	if (rc != 0) {
 		/* The dispatcher itself failed (its per-command guard did not
 		 * catch it: memory, mostly).  Unanswered slots become 4/44/00. */
-		atomic_fetch_add_explicit(&g->lun->stats.handler_errors, 1, memory_order_relaxed);
+		lunar_stat_add(&g->lun->stats.handler_errors, 1);
 		report(g, rc, "dispatch");
 	}
 }

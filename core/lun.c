@@ -55,6 +55,7 @@ struct lunar_lun *lunar_lun_create(const struct lunar_lun_config *cfg, const str
 	lun->args = args;
 	lun->handler = lun->cfg.handler;
 	pthread_mutex_init(&lun->lock, NULL);
+	pthread_mutex_init(&lun->trace_lock, NULL);
 	lun->log_rl = (struct lunar_ratelimit)LUNAR_RATELIMIT_INIT(5000000000ull, 10);
 	lun->nslots = n;
 	lun->slots = calloc(n, sizeof(*lun->slots));
@@ -90,10 +91,24 @@ fail:
 	return NULL;
 }
 
+void lunar_lun_ref(struct lunar_lun *lun)
+{
+	atomic_fetch_add(&lun->refs, 1);
+}
+
+void lunar_lun_put(struct lunar_lun *lun)
+{
+	atomic_fetch_sub(&lun->refs, 1);
+}
+
 void lunar_lun_destroy(struct lunar_lun *lun)
 {
 	if (!lun)
 		return;
+	atomic_store(&lun->gone, true);
+	/* streams poll at least once a second */
+	while (atomic_load(&lun->refs) > 0)
+		usleep(10000);
 	if (lun->id >= 0) {
 		pthread_mutex_lock(&registry_lock);
 		atomic_store(&registry[lun->id], NULL);
@@ -118,6 +133,7 @@ void lunar_lun_destroy(struct lunar_lun *lun)
 	free(lun->cfg.xen.p_dev);
 	free(lun->cfg.xen.backend_type);
 	pthread_mutex_destroy(&lun->lock);
+	pthread_mutex_destroy(&lun->trace_lock);
 	free(lun);
 }
 
@@ -166,8 +182,15 @@ struct iovec *lunar_lun_slot_iov(struct lunar_lun *lun, struct lunar_cmd *c, uin
 
 void lunar_lun_queue(struct lunar_lun *lun, struct lunar_cmd *c)
 {
-	c->start_ns = lunar_now_ns();
+	uint64_t q;
+
+	if (!lun->nbatch)
+		lun->batch_ns = lunar_now_ns();	/* one clock read per batch */
+	c->start_ns = lun->batch_ns;
 	lun->batch[lun->nbatch++] = (int32_t)c->slot;
+	q = lun->nslots - lun->nfree;
+	if (q > lun->stats.queue_max)
+		lunar_stat_add(&lun->stats.queue_max, q - lun->stats.queue_max);
 }
 
 void lunar_lun_slot_put(struct lunar_lun *lun, struct lunar_cmd *c)
@@ -258,20 +281,21 @@ int lunar_cmd_complete(struct lunar_cmd *cmd)
 	return 0;
 }
 
-static void account(struct lunar_lun *lun, const struct lunar_cmd *c)
+static void account(struct lunar_lun *lun, const struct lunar_cmd *c, uint64_t now)
 {
-	atomic_fetch_add_explicit(&lun->stats.commands, 1, memory_order_relaxed);
-	if (c->status != LUNAR_GOOD)
-		atomic_fetch_add_explicit(&lun->stats.errors, 1, memory_order_relaxed);
+	lunar_stats_command(&lun->stats, c->cdb[0], c->status, c->sense, c->sense_len,
+			    now - c->start_ns);
+	if (lunar_tracing(&lun->trace))
+		lunar_trace_cmd(lun, c, now - c->start_ns);
 	if (c->dir == LUNAR_DIR_OUT || c->dir == LUNAR_DIR_BIDI)
-		atomic_fetch_add_explicit(&lun->stats.bytes_out, c->length, memory_order_relaxed);
+		lunar_stat_add(&lun->stats.bytes_out, c->length);
 	if (c->xfer)
-		atomic_fetch_add_explicit(&lun->stats.bytes_in, c->xfer, memory_order_relaxed);
+		lunar_stat_add(&lun->stats.bytes_in, c->xfer);
 }
 
-static void finish(struct lunar_lun *lun, struct lunar_cmd *c)
+static void finish(struct lunar_lun *lun, struct lunar_cmd *c, uint64_t now)
 {
-	account(lun, c);
+	account(lun, c, now);
 	lun->port->ops->complete(lun->port, c);
 	lunar_lun_slot_put(lun, c);
 }
@@ -291,6 +315,7 @@ static void fail_batch(struct lunar_lun *lun, uint8_t key, uint8_t asc, uint8_t 
  * the dispatcher itself failed) still NEW. */
 static uint32_t finish_batch(struct lunar_lun *lun)
 {
+	uint64_t now = lunar_now_ns();	/* once per batch, not per command */
 	uint32_t n = 0;
 
 	for (uint32_t i = 0; i < lun->nbatch; i++) {
@@ -302,7 +327,7 @@ static uint32_t finish_batch(struct lunar_lun *lun)
 			lunar_cmd_set_sense(c, LUNAR_SK_HARDWARE_ERROR, 0x44, 0x00);
 			c->state = LUNAR_CMD_DONE;
 		}
-		finish(lun, c);
+		finish(lun, c, now);
 		n++;
 	}
 	/* Deferred commands completed during this Lua call; a slot may be in
@@ -312,10 +337,12 @@ static uint32_t finish_batch(struct lunar_lun *lun)
 
 		if (c->state != LUNAR_CMD_DONE)
 			continue;	/* already finished above */
-		finish(lun, c);
+		finish(lun, c, now);
 		n++;
 	}
 	lun->ndone = 0;
+	if (n && lunar_tracing(&lun->trace))
+		lunar_trace_flush(lun);
 	return n;
 }
 
@@ -345,7 +372,7 @@ static void add_tmr(struct lunar_lun *lun, uint8_t type, struct lunar_cmd **cmds
 {
 	struct lunar_tmr *t = malloc(sizeof(*t) + n * sizeof(uint32_t)), **pp;
 
-	atomic_fetch_add_explicit(&lun->stats.tmrs, 1, memory_order_relaxed);
+	lunar_stat_add(&lun->stats.tmrs, 1);
 	for (uint32_t i = 0; i < n; i++)
 		cmds[i]->flags |= LUNAR_CMDF_ABORTED;
 	if (!t) {
@@ -476,7 +503,7 @@ void lunar_lun_run(struct lunar_lun *lun)
 			break;
 		}
 		if (lun->nbatch) {
-			atomic_fetch_add_explicit(&lun->stats.batches, 1, memory_order_relaxed);
+			lunar_stat_add(&lun->stats.batches, 1);
 			if (lun->native)
 				lun->native(lun, lun->nbatch);
 			else if (lun->gen && atomic_load(&lun->state) == LUNAR_LUN_SERVING)
@@ -510,7 +537,7 @@ void lunar_log_cmd(int lun_id, const struct lunar_cmd *cmd, const char *msg)
 
 	if (!lun || !cmd)
 		return;
-	atomic_fetch_add_explicit(&lun->stats.handler_errors, 1, memory_order_relaxed);
+	lunar_stat_add(&lun->stats.handler_errors, 1);
 	if (!lunar_ratelimit(&lun->log_rl, lunar_now_ns(), &suppressed))
 		return;
 	for (unsigned i = 0; i < cmd->cdb_len && i < LUNAR_CDB_MAX; i++)

@@ -10,6 +10,8 @@
 #include "config.h"
 #include "log.h"
 #include "lunar/abi.h"
+#include "stats.h"
+#include "trace.h"
 
 struct lunar_lun;
 struct lunar_gen;
@@ -52,15 +54,6 @@ enum lunar_lun_state {
 struct lunar_mem_region;
 struct lunar_tmr;
 
-struct lunar_lun_stats {
-	atomic_uint_fast64_t commands;
-	atomic_uint_fast64_t errors;		/* completed with status != GOOD */
-	atomic_uint_fast64_t handler_errors;	/* Lua errors turned into 4/44/00 */
-	atomic_uint_fast64_t bytes_in;		/* Data-In bytes returned */
-	atomic_uint_fast64_t bytes_out;		/* Data-Out bytes received */
-	atomic_uint_fast64_t batches;
-	atomic_uint_fast64_t tmrs;
-};
 
 struct lunar_lun {
 	int id;
@@ -100,18 +93,28 @@ struct lunar_lun {
 	atomic_bool stopping;
 
 	atomic_int state;
+	atomic_int refs;			/* control streams holding it */
+	atomic_bool gone;			/* being removed: streams let go */
 	char state_msg[256];
 	pthread_mutex_t lock;			/* state_msg, mem regions */
 	struct lunar_mem_region *mem;
 
-	struct lunar_lun_stats stats;
+	struct lunar_stats stats;		/* written by the worker only */
+	struct lunar_trace_set trace;		/* lunarctl trace listeners */
+	pthread_mutex_t trace_lock;
+	uint64_t batch_ns;			/* when the current batch was drained */
 	struct lunar_ratelimit log_rl;
 };
 
 /* Creates the LUN (slots, registry entry) without starting anything. */
 struct lunar_lun *lunar_lun_create(const struct lunar_lun_config *cfg, const struct lunar_value *args);
+/* Marks the LUN gone and waits for every reference to be dropped. */
 void lunar_lun_destroy(struct lunar_lun *lun);
 struct lunar_lun *lunar_lun_get(int id);
+/* A reference for a long-lived reader (trace, top): the LUN stays
+ * allocated until put; the reader stops when lun->gone is set. */
+void lunar_lun_ref(struct lunar_lun *lun);
+void lunar_lun_put(struct lunar_lun *lun);
 
 /* Transports: slots. */
 struct lunar_cmd *lunar_lun_slot_get(struct lunar_lun *lun);

@@ -29,6 +29,7 @@
 #include "lun.h"
 #include "sim/sim.h"
 #include "sim/transport.h"
+#include "stats.h"
 #include "util.h"
 
 enum kind { K_C, K_LUA_RAW, K_LUA_DISK };
@@ -44,50 +45,6 @@ static const char *op_key[] = { "read4k", "write4k", "tur", "read1m" };
 
 static const char *src_dir = LUNAR_SRC_DIR;
 static double duration = 2.0;
-
-/* ---- latency histogram: exact below 32 ns, then 16 buckets per octave (6%) -------------- */
-
-#define HBUCKETS 1024
-
-struct hist {
-	uint64_t n[HBUCKETS];
-	uint64_t count;
-};
-
-static unsigned hbucket(uint64_t v)
-{
-	unsigned e;
-
-	if (v < 32)
-		return (unsigned)v;
-	e = 63 - (unsigned)__builtin_clzll(v) - 4;	/* v >> e is in [16, 32) */
-	return 32 + (e - 1) * 16 + (unsigned)((v >> e) - 16);
-}
-
-static uint64_t hvalue(unsigned b)
-{
-	if (b < 32)
-		return b;
-	return (uint64_t)((b - 32) % 16 + 16) << ((b - 32) / 16 + 1);
-}
-
-static void hadd(struct hist *h, uint64_t v)
-{
-	h->n[hbucket(v)]++;
-	h->count++;
-}
-
-static uint64_t hpct(const struct hist *h, double p)
-{
-	uint64_t want = (uint64_t)ceil(p * (double)h->count), seen = 0;
-
-	for (unsigned b = 0; b < HBUCKETS; b++) {
-		seen += h->n[b];
-		if (seen >= want && h->n[b])
-			return hvalue(b);
-	}
-	return 0;
-}
 
 /* ---- the C reference handler ------------------------------------------------------- */
 
@@ -154,7 +111,7 @@ struct target {
 	uint64_t done;		/* worker thread only */
 	bool measuring;
 	uint64_t measured;
-	struct hist hist;
+	struct lunar_hist hist;
 	uint64_t errors;
 };
 
@@ -207,7 +164,7 @@ static void on_done(struct lunar_sim_io *sio)
 	t->done++;
 	if (t->measuring) {
 		t->measured++;
-		hadd(&t->hist, now - io->t0);
+		lunar_hist_add(&t->hist, now - io->t0);
 	}
 	if (atomic_load_explicit(&t->stop, memory_order_relaxed)) {
 		atomic_fetch_sub(&t->inflight, 1);
@@ -395,8 +352,8 @@ static void run_row(enum kind k, enum op op, unsigned qd)
 	target_stop(&t);
 	r->cps = (double)t.measured / ((double)(t1 - t0) / 1e9);
 	r->bps = r->cps * (op == OP_READ1M ? 1048576.0 : op == OP_TUR ? 0 : 4096.0);
-	r->p50 = hpct(&t.hist, 0.50);
-	r->p99 = hpct(&t.hist, 0.99);
+	r->p50 = lunar_hist_percentile(&t.hist, 0.50);
+	r->p99 = lunar_hist_percentile(&t.hist, 0.99);
 	r->gc_per_cmd = lun->gen && t.measured ? (double)(a1 - a0) / (double)t.measured : 0;
 	r->errors = t.errors;
 	free_lun(lun);
