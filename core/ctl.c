@@ -341,12 +341,13 @@ static void stream_begin(struct req *r)
 /* Waits up to ms for efd (if >= 0); false when the client went away. */
 static bool stream_wait(struct req *r, int efd, int ms)
 {
-	struct pollfd p[2] = { { .fd = r->fd, .events = POLLRDHUP }, { .fd = efd, .events = POLLIN } };
+	/* events 0 on the connection: the client half-closed it after its
+	 * request (POLLRDHUP is always set); only a hangup (both directions
+	 * closed) means it is gone, and poll reports that unasked */
+	struct pollfd p[2] = { { .fd = r->fd, .events = 0 }, { .fd = efd, .events = POLLIN } };
 
 	if (poll(p, efd >= 0 ? 2 : 1, ms) < 0 && errno != EINTR)
 		return false;
-	/* the client shut its write side after the request: only a hangup
-	 * (both directions closed) means it is gone */
 	if (p[0].revents & (POLLHUP | POLLERR | POLLNVAL))
 		return false;
 	if (efd >= 0 && (p[1].revents & POLLIN)) {

@@ -115,7 +115,9 @@ int main(int argc, char **argv)
 			status = (unsigned char)*p++;
 			n--;
 		}
-		if (fwrite(p, 1, (size_t)n, status ? stderr : stdout) != (size_t)n)
+		/* flushed per chunk: trace and top stream into pipes and files */
+		if (fwrite(p, 1, (size_t)n, status ? stderr : stdout) != (size_t)n ||
+		    fflush(status ? stderr : stdout) != 0)
 			return 1;
 	}
 	close(fd);
