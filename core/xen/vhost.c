@@ -15,107 +15,15 @@
 #include "util.h"
 #include "xen/ring.h"
 #include "xen/vhost.h"
+#include "xen/vhost_int.h"
 #include "xen/xenops.h"
-
-enum {
-	RING = LUNAR_VSCSI_RING_SIZE,
-	MAX_DEVS = 64,		/* LUNs on one vhost */
-	TMR_ABORT_TASK = 1,	/* task management types as TCMU numbers them */
-	TMR_LUN_RESET = 5,
-};
-
-/* Life of a request, from the ring to its response. */
-enum vstate {
-	V_FREE,
-	V_QUEUED,	/* waiting in its port for a slot */
-	V_TAKEN,	/* in a slot of its LUN */
-	V_DONE,		/* answered: unmap and respond (ring thread) */
-	V_TMR,		/* ABORT/RESET waiting for the commands it ends */
-};
-
-struct xport;
-
-struct vreq {
-	enum vstate state;
-	uint64_t seq;			/* consumption order */
-	struct lunar_vscsi_req req;	/* the one copy of the request */
-	struct xport *port;
-	/* data */
-	uint8_t *map;
-	uint32_t nmap;
-	struct iovec *iov;
-	uint32_t iovcnt;
-	uint64_t length;
-	uint8_t dir;			/* enum lunar_dir */
-	/* answer */
-	uint8_t host, status, sense_len;
-	uint8_t sense[LUNAR_VSCSI_SENSE];
-	uint32_t residual;
-	/* ABORT: the request it ends (index, seq) */
-	uint32_t target;
-	uint64_t target_seq;
-	struct vreq *next;		/* port queue or done list */
-};
-
-/* What the worker must tell the handler. */
-struct tmr_note {
-	uint8_t act;
-	uint32_t target;		/* ABORT: vreq index = slot tag */
-};
-
-/* A LUN reachable through the vhost: the lunar port of that LUN. */
-struct xport {
-	struct lunar_port port;
-	struct lunar_xen_vhost *vh;
-	int efd;			/* the worker's wakeup */
-	uint16_t chn, tgt, l;
-	/* under vh->lock */
-	struct vreq *qhead, **qtail;
-	struct tmr_note tmrq[RING];
-	uint32_t ntmr;
-	uint64_t id;			/* tells a port from a later one */
-	/* worker only */
-	bool kick;
-	struct lunar_cmd **cmds;
-};
-
-struct lunar_xen_vhost {
-	struct lunar_xenops *x;
-	struct lunar_xen_chan *ch;
-	uint32_t domid;
-	char name[96];
-	uint32_t sg_max;
-	void *page;
-	struct lunar_vscsi_ring ring;
-	uint32_t pushed;		/* rsp_prod last published */
-	pthread_t thread;
-	bool running;
-	int stop_efd, kick_efd, notice_fd;
-	atomic_bool dead;
-	char why[160];
-
-	pthread_mutex_t lock;		/* vreq states, queues, ports[] */
-	struct vreq v[RING];
-	struct vreq *done, **done_tail;
-	struct xport *ports[MAX_DEVS];
-	uint32_t nports;
-	uint64_t seq;
-	uint64_t port_ids;
-
-	/* ring thread scratch */
-	uint32_t refs[LUNAR_VSCSI_SG_MAX];
-	struct lunar_vscsi_seg desc[LUNAR_VSCSI_SG_MAX];
-	struct lunar_ratelimit rl;
-
-	_Atomic uint64_t st_requests, st_no_connect, st_refused, st_aborts, st_resets;
-};
 
 static void bump(_Atomic uint64_t *c)
 {
 	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
 }
 
-static void poke(int fd)
+void lunar_xen_poke(int fd)
 {
 	uint64_t one = 1;
 
@@ -132,7 +40,7 @@ static void die(struct lunar_xen_vhost *vh, const char *why)
 	atomic_store(&vh->dead, true);
 	log_err("xen %s: vhost stopped: %s", vh->name, why);
 	if (vh->notice_fd >= 0)
-		poke(vh->notice_fd);
+		lunar_xen_poke(vh->notice_fd);
 }
 
 /* ---- the ring thread ------------------------------------------------------------ */
@@ -183,8 +91,7 @@ static void respond_tmr(struct lunar_xen_vhost *vh, struct vreq *v, bool ok)
 	respond(vh, v, ok ? LUNAR_VSCSI_RESET_SUCCESS : LUNAR_VSCSI_RESET_FAILED);
 }
 
-/* vh->lock held */
-static void to_done(struct lunar_xen_vhost *vh, struct vreq *v)
+void lunar_xen_vreq_done(struct lunar_xen_vhost *vh, struct vreq *v)
 {
 	v->state = V_DONE;
 	v->next = NULL;
@@ -210,7 +117,7 @@ static void abort_queued(struct lunar_xen_vhost *vh, struct vreq *v)
 	v->status = LUNAR_TASK_ABORTED;
 	v->sense_len = 0;
 	v->residual = (uint32_t)v->length;
-	to_done(vh, v);
+	lunar_xen_vreq_done(vh, v);
 }
 
 static void reap(struct lunar_xen_vhost *vh)
@@ -409,7 +316,7 @@ static void take_cdb(struct lunar_xen_vhost *vh, struct vreq *v, struct xport *x
 	v->next = NULL;
 	*xp->qtail = v;
 	xp->qtail = &v->next;
-	poke(xp->efd);
+	lunar_xen_poke(xp->efd);
 	pthread_mutex_unlock(&vh->lock);
 }
 
@@ -457,7 +364,7 @@ static void take_tmr(struct lunar_xen_vhost *vh, struct vreq *v, struct xport *x
 		note_tmr(xp, LUNAR_VSCSI_ACT_RESET, 0);
 	}
 	if (!now)
-		poke(xp->efd);
+		lunar_xen_poke(xp->efd);
 	pthread_mutex_unlock(&vh->lock);
 	if (now)
 		respond_tmr(vh, v, true);
@@ -596,234 +503,7 @@ static void *ring_main(void *arg)
 	return NULL;
 }
 
-/* ---- a LUN's port (its worker) --------------------------------------------------- */
-
-static struct xport *to_xp(struct lunar_port *p)
-{
-	return (struct xport *)p;
-}
-
-static int xp_fd(struct lunar_port *p)
-{
-	return to_xp(p)->efd;
-}
-
-static void deliver_tmr(struct xport *xp, const struct tmr_note *t)
-{
-	struct lunar_lun *lun = xp->port.lun;
-	uint32_t n = 0;
-
-	if (t->act == LUNAR_VSCSI_ACT_ABORT) {
-		struct lunar_cmd *c = lunar_lun_find_tag(lun, t->target);
-
-		if (c)
-			xp->cmds[n++] = c;
-		lunar_lun_tmr_cancel(lun, TMR_ABORT_TASK, xp->cmds, n);
-		return;
-	}
-	for (uint32_t i = 0; i < lun->nslots; i++)
-		if (lun->slots[i].state != LUNAR_CMD_FREE)
-			xp->cmds[n++] = &lun->slots[i];
-	lunar_lun_tmr_cancel(lun, TMR_LUN_RESET, xp->cmds, n);
-}
-
-static int xp_drain(struct lunar_port *p)
-{
-	struct xport *xp = to_xp(p);
-	struct lunar_xen_vhost *vh = xp->vh;
-	struct lunar_lun *lun = p->lun;
-	struct tmr_note tmrs[RING];
-	uint32_t ntmr;
-	uint64_t cnt;
-	int n = 0;
-
-	if (read(xp->efd, &cnt, sizeof(cnt)) < 0) {
-		/* EAGAIN: the queue is read anyway */
-	}
-	pthread_mutex_lock(&vh->lock);
-	ntmr = xp->ntmr;
-	memcpy(tmrs, xp->tmrq, ntmr * sizeof(tmrs[0]));
-	xp->ntmr = 0;
-	while (xp->qhead && lun->nfree) {
-		struct vreq *v = xp->qhead;
-		struct lunar_cmd *c = lunar_lun_slot_get(lun);
-
-		xp->qhead = v->next;
-		if (!xp->qhead)
-			xp->qtail = &xp->qhead;
-		v->state = V_TAKEN;
-		v->next = NULL;
-		memset(c->cdb, 0, sizeof(c->cdb));
-		memcpy(c->cdb, v->req.cdb, v->req.cdb_len);
-		c->cdb_len = v->req.cdb_len;
-		c->dir = v->dir;
-		c->iov = v->iov;
-		c->iovcnt = v->iovcnt;
-		c->length = v->length;
-		c->tag = (uint64_t)(v - vh->v);
-		lunar_lun_queue(lun, c);
-		n++;
-	}
-	pthread_mutex_unlock(&vh->lock);
-	/* commands taken above come before these in the ring; they reach
-	 * the handler first (lunar_lun_tmr delivers after the batch) */
-	for (uint32_t i = 0; i < ntmr; i++)
-		deliver_tmr(xp, &tmrs[i]);
-	return n;
-}
-
-static void xp_complete(struct lunar_port *p, struct lunar_cmd *c)
-{
-	struct xport *xp = to_xp(p);
-	struct lunar_xen_vhost *vh = xp->vh;
-	struct vreq *v;
-
-	if (c->tag >= RING)
-		return;
-	v = &vh->v[c->tag];
-	pthread_mutex_lock(&vh->lock);
-	if (v->state != V_TAKEN || v->port != xp) {
-		pthread_mutex_unlock(&vh->lock);
-		return;
-	}
-	v->host = 0;
-	v->status = c->status;
-	v->sense_len = 0;
-	if (c->status == LUNAR_CHECK_CONDITION && c->sense_len) {
-		v->sense_len = (uint8_t)LUNAR_MIN(c->sense_len, LUNAR_VSCSI_SENSE);
-		memcpy(v->sense, c->sense, v->sense_len);
-	}
-	v->residual = 0;
-	if (c->dir == LUNAR_DIR_IN || c->dir == LUNAR_DIR_UNKNOWN)
-		v->residual = (uint32_t)(c->length - LUNAR_MIN(c->xfer, c->length));
-	to_done(vh, v);
-	pthread_mutex_unlock(&vh->lock);
-	xp->kick = true;
-}
-
-static void xp_flush(struct lunar_port *p)
-{
-	struct xport *xp = to_xp(p);
-
-	if (!xp->kick)
-		return;
-	xp->kick = false;
-	poke(xp->vh->kick_efd);
-}
-
-/*
- * The LUN's worker has stopped (detach): what it held or had not taken yet
- * is answered DID_NO_CONNECT, so the frontend is never left waiting.
- */
-static void xp_destroy(struct lunar_port *p)
-{
-	struct xport *xp = to_xp(p);
-	struct lunar_xen_vhost *vh = xp->vh;
-
-	pthread_mutex_lock(&vh->lock);
-	for (int i = 0; i < RING; i++) {
-		struct vreq *v = &vh->v[i];
-
-		if (v->port != xp)
-			continue;
-		if (v->state == V_QUEUED || v->state == V_TAKEN) {
-			v->host = LUNAR_VSCSI_HOST_NO_CONNECT;
-			v->status = 0;
-			v->sense_len = 0;
-			v->residual = (uint32_t)v->length;
-			to_done(vh, v);
-		}
-		v->port = NULL;
-	}
-	pthread_mutex_unlock(&vh->lock);
-	poke(vh->kick_efd);
-	close(xp->efd);
-	free(xp->cmds);
-	free(xp);
-}
-
-static const struct lunar_port_ops xen_port_ops = {
-	.name = "xen",
-	.fd = xp_fd,
-	.drain = xp_drain,
-	.complete = xp_complete,
-	.flush = xp_flush,
-	.destroy = xp_destroy,
-};
-
 /* ---- the vhost ------------------------------------------------------------------- */
-
-int lunar_xen_vhost_add(struct lunar_xen_vhost *vh, struct lunar_lun *lun, uint16_t chn,
-			uint16_t tgt, uint16_t l, char *err, size_t errlen)
-{
-	struct xport *xp;
-
-	if (vh->nports == MAX_DEVS) {
-		snprintf(err, errlen, "more than %d LUNs on one vhost", MAX_DEVS);
-		return -1;
-	}
-	for (uint32_t i = 0; i < vh->nports; i++) {
-		if (vh->ports[i]->chn == chn && vh->ports[i]->tgt == tgt && vh->ports[i]->l == l) {
-			snprintf(err, errlen, "v-dev %u:%u:%u is taken", chn, tgt, l);
-			return -1;
-		}
-	}
-	if (lun->port) {
-		snprintf(err, errlen, "LUN '%s' is served elsewhere already", lun->cfg.name);
-		return -1;
-	}
-	xp = calloc(1, sizeof(*xp));
-	if (!xp || !(xp->cmds = calloc(lun->nslots, sizeof(*xp->cmds)))) {
-		free(xp);
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	xp->port.ops = &xen_port_ops;
-	xp->port.lun = lun;
-	xp->vh = vh;
-	xp->chn = chn;
-	xp->tgt = tgt;
-	xp->l = l;
-	xp->qtail = &xp->qhead;
-	xp->id = ++vh->port_ids;
-	xp->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (xp->efd < 0) {
-		snprintf(err, errlen, "eventfd: %s", strerror(errno));
-		free(xp->cmds);
-		free(xp);
-		return -1;
-	}
-	if (lunar_lun_attach(lun, &xp->port) < 0) {
-		snprintf(err, errlen, "its worker did not start");
-		close(xp->efd);
-		free(xp->cmds);
-		free(xp);
-		return -1;
-	}
-	pthread_mutex_lock(&vh->lock);
-	vh->ports[vh->nports++] = xp;
-	pthread_mutex_unlock(&vh->lock);
-	return 0;
-}
-
-void lunar_xen_vhost_remove(struct lunar_xen_vhost *vh, struct lunar_lun *lun)
-{
-	bool found = false;
-
-	pthread_mutex_lock(&vh->lock);
-	for (uint32_t i = 0; i < vh->nports; i++) {
-		if (vh->ports[i]->port.lun != lun)
-			continue;
-		vh->ports[i] = vh->ports[--vh->nports];
-		found = true;
-		break;
-	}
-	pthread_mutex_unlock(&vh->lock);
-	/* no new requests reach it now; detach stops the worker and destroys
-	 * the port, which answers what is left */
-	if (found)
-		lunar_lun_detach(lun);
-}
 
 struct lunar_xen_vhost *lunar_xen_vhost_connect(struct lunar_xenops *x, uint32_t domid,
 						const char *name, uint32_t ring_ref,
@@ -893,7 +573,7 @@ void lunar_xen_vhost_disconnect(struct lunar_xen_vhost *vh)
 	while (vh->nports)
 		lunar_xen_vhost_remove(vh, vh->ports[0]->port.lun);
 	if (vh->running) {
-		poke(vh->stop_efd);
+		lunar_xen_poke(vh->stop_efd);
 		pthread_join(vh->thread, NULL);
 	}
 	/* nothing is mapped past this point but the ring itself */
