@@ -63,8 +63,11 @@ static int write_devs(struct lunar_xenops *x, uint32_t tx, const char *be, int f
 		char dir[PATH + 32], vdev[64];
 
 		snprintf(dir, sizeof(dir), "%s/vscsi-devs/dev-%d", be, first + (int)i);
-		snprintf(vdev, sizeof(vdev), "%u:%u:%u:%u", devs[i].h, devs[i].c, devs[i].t,
-			 devs[i].l);
+		if (devs[i].auto_vdev)
+			snprintf(vdev, sizeof(vdev), "0:0:%u:0", (unsigned)first + i);
+		else
+			snprintf(vdev, sizeof(vdev), "%u:%u:%u:%u", devs[i].h, devs[i].c, devs[i].t,
+				 devs[i].l);
 		if (put(x, tx, dir, NULL, NULL, p) || put(x, tx, dir, "p-dev", devs[i].p_dev, p) ||
 		    put(x, tx, dir, "v-dev", vdev, p) || put(x, tx, dir, "state", "1", p))
 			return -1;
@@ -234,7 +237,8 @@ static void usage(void)
 	fputs("usage: lunar xen attach DOMID P-DEV[=H:C:T:L]... [--vhost N] [--type T] [--backend-domid B]\n"
 	      "       lunar xen detach DOMID [P-DEV...] [--vhost N] [--type T] [--backend-domid B] [--timeout S]\n"
 	      "  attach creates the vhost (or adds LUNs to a live one); P-DEV names a LUN\n"
-	      "  (its xen.p_dev, or its name); the guest sees it at H:C:T:L (default 0:0:N:0).\n"
+	      "  (its xen.p_dev, or its name); the guest sees it at H:C:T:L (default 0:0:N:0\n"
+	      "  for the vhost's device dev-N).\n"
 	      "  detach removes those LUNs, or the whole vhost, and waits for the backend.\n",
 	      stderr);
 }
@@ -321,8 +325,8 @@ int lunar_xen_cli(int argc, char **argv)
 			char *eq = strchr(a, '=');
 			struct lunar_xen_dev_spec *d = &devs[ndevs];
 
-			d->h = d->c = d->l = 0;
-			d->t = ndevs;
+			d->h = d->c = d->t = d->l = 0;
+			d->auto_vdev = !eq;
 			if (eq) {
 				*eq = 0;
 				if (lunar_xs_parse_hctl(eq + 1, &d->h, &d->c, &d->t, &d->l) < 0) {

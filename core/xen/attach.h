@@ -27,6 +27,7 @@ struct lunar_xen_target {
 struct lunar_xen_dev_spec {
 	const char *p_dev;		/* the LUN's xen.p_dev or name */
 	unsigned h, c, t, l;		/* v-dev, as the guest sees it */
+	bool auto_vdev;			/* 0:0:N:0 with N the device's index */
 };
 
 /* Creates the vhost with devs, or adds devs to the live vhost. */

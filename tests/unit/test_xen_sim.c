@@ -476,6 +476,36 @@ static void test_hot_add_and_remove_a_lun(void **state)
 	assert_int_equal(io.rslt, 0);
 }
 
+static void test_attach_without_v_dev_takes_the_next_target(void **state)
+{
+	struct fx *f = *state;
+	struct lunar_xen_target tg = target("0");
+	struct lunar_xen_dev_spec d0 = { .p_dev = "disk0", .auto_vdev = true };
+	struct lunar_xen_dev_spec d1 = { .p_dev = "disk1", .auto_vdev = true };
+	struct disk first = { .front = 0, .t = 0, .present = true };
+	struct disk second = { .front = 0, .t = 1, .present = true };
+	char err[256];
+
+	assert_int_equal(lunar_xen_attach(f->tool_xs, &tg, &d0, 1, err, sizeof(err)), 0);
+	f->fronts[0] = lunar_xen_front_create(f->sim, GUEST, "0");
+	assert_true(pump(f, disk_is, &first));
+	assert_int_equal(lunar_xen_attach(f->tool_xs, &tg, &d1, 1, err, sizeof(err)), 0);
+	assert_true(pump(f, disk_is, &second));
+	/* a p-dev no LUN has: the device fails, the vhost goes on */
+	d1.p_dev = "nosuch";
+	assert_int_equal(lunar_xen_attach(f->tool_xs, &tg, &d1, 1, err, sizeof(err)), 0);
+	{
+		char dev[200];
+		struct st s = { dev, "state", 6 };
+
+		be_path(dev, sizeof(dev), "0");
+		strcat(dev, "/vscsi-devs/dev-2");
+		assert_true(pump(f, node_is, &s));
+	}
+	assert_false(lunar_xen_front_has(f->fronts[0], 0, 2, 0));
+	assert_true(lunar_xen_front_has(f->fronts[0], 0, 1, 0));
+}
+
 static void test_close_detach_and_attach_again(void **state)
 {
 	struct fx *f = *state;
@@ -657,6 +687,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_abort_ends_a_held_command_then_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_ends_every_held_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hot_add_and_remove_a_lun, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_without_v_dev_takes_the_next_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_detach_and_attach_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_prod_far_ahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_cmd_len_200, setup, teardown),
