@@ -22,7 +22,7 @@ struct lunar_gen {
 	size_t used;
 	size_t limit;
 	uint64_t allocated;	/* bytes ever handed out (growth only) */
-	int batch_ref, tmr_ref, close_ref, tick_ref;
+	int batch_ref, tmr_ref, close_ref, tick_ref, device_ref;
 	bool dead;		/* panicked: never touch L again */
 	jmp_buf *panic_jmp;	/* set while C is inside the state */
 };
@@ -237,8 +237,9 @@ static int setup(lua_State *L)
 	lua_pushinteger(L, g->lun->id);
 	push_info(L, g->lun);
 	lua_pushinteger(L, (lua_Integer)sizeof(struct lunar_cmd));
-	if (lua_pcall(L, 3, 4, 1))
+	if (lua_pcall(L, 3, 5, 1))
 		return lua_error(L);
+	g->device_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	g->tick_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	g->close_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	g->tmr_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -273,7 +274,7 @@ struct lunar_gen *lunar_gen_create(struct lunar_lun *lun, char *err, size_t errl
 	}
 	g->lun = lun;
 	g->limit = lun->cfg.lua_memory_limit;
-	g->batch_ref = g->tmr_ref = g->close_ref = g->tick_ref = LUA_NOREF;
+	g->batch_ref = g->tmr_ref = g->close_ref = g->tick_ref = g->device_ref = LUA_NOREF;
 	g->L = luaL_newstate();
 	if (!g->L) {
 		snprintf(err, errlen, "cannot create a Lua state");
@@ -400,6 +401,37 @@ void lunar_gen_tick(struct lunar_gen *g, uint64_t now_ns)
 	g->panic_jmp = NULL;
 	if (rc != 0)
 		report(g, rc, "tick");
+}
+
+bool lunar_gen_device(struct lunar_gen *g, const struct lunar_lun_device *dev)
+{
+	lua_State *L = g->L;
+	bool took = false;
+	jmp_buf jb;
+	int rc;
+
+	if (g->dead)
+		return false;
+	if (setjmp(jb)) {
+		g->dead = true;
+		lunar_lun_set_state(g->lun, LUNAR_LUN_FAILED, "Lua VM panic");
+		return false;
+	}
+	g->panic_jmp = &jb;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, g->device_ref);
+	lua_pushnumber(L, (lua_Number)dev->size);
+	lua_pushinteger(L, (lua_Integer)dev->max_sectors);
+	lua_pushinteger(L, dev->write_cache);
+	lua_pushinteger(L, (lua_Integer)dev->cmd_time_out);
+	rc = lua_pcall(L, 4, 1, 1);
+	g->panic_jmp = NULL;
+	if (rc != 0) {
+		report(g, rc, "device");
+		return false;
+	}
+	took = lua_toboolean(L, -1);
+	lua_settop(L, 1);
+	return took;
 }
 
 void lunar_gen_destroy(struct lunar_gen *g)

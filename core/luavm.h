@@ -2,6 +2,7 @@
 #ifndef LUNAR_LUAVM_H
 #define LUNAR_LUAVM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,10 @@ struct lunar_gen *lunar_gen_create(struct lunar_lun *lun, char *err, size_t errl
 void lunar_gen_dispatch(struct lunar_gen *g, uint32_t n);
 /* Tells the handler about a task management function. */
 void lunar_gen_tmr(struct lunar_gen *g, uint8_t type, const uint32_t *slots, uint32_t n);
+struct lunar_lun_device;
+/* New device attributes into the handler's lun table (resize() on a size
+ * change); true when the handler took the size. */
+bool lunar_gen_device(struct lunar_gen *g, const struct lunar_lun_device *dev);
 /* The handler's tick(lun, now_ns), if it has one. */
 void lunar_gen_tick(struct lunar_gen *g, uint64_t now_ns);
 /* Calls the handler's close() and frees the state. */

@@ -41,7 +41,7 @@ struct lunar_lun *lunar_lun_create(const struct lunar_lun_config *cfg, const str
 	if (!lun)
 		return NULL;
 	lun->id = -1;
-	lun->epfd = lun->stop_fd = lun->timer_fd = -1;
+	lun->epfd = lun->stop_fd = lun->wake_fd = lun->timer_fd = -1;
 	lun->cfg = *cfg;
 	lun->cfg.name = dup_or_null(cfg->name);
 	lun->cfg.handler = dup_or_null(cfg->handler);
@@ -490,17 +490,44 @@ void lunar_lun_detach(struct lunar_lun *lun)
 	lun->port = NULL;
 }
 
-void lunar_lun_run(struct lunar_lun *lun)
+void lunar_lun_set_device(struct lunar_lun *lun, const struct lunar_lun_device *dev)
+{
+	pthread_mutex_lock(&lun->lock);
+	lun->dev_next = *dev;
+	pthread_mutex_unlock(&lun->lock);
+	atomic_store(&lun->dev_changed, true);
+	lunar_worker_wake(lun);
+}
+
+/* Worker: hands new device attributes to the handler between batches, so
+ * a command never meets a size its handler has not seen. */
+static void apply_device(struct lunar_lun *lun)
+{
+	struct lunar_lun_device dev;
+
+	if (!atomic_exchange(&lun->dev_changed, false))
+		return;
+	pthread_mutex_lock(&lun->lock);
+	dev = lun->dev_next;
+	pthread_mutex_unlock(&lun->lock);
+	if (!lun->gen || atomic_load(&lun->state) != LUNAR_LUN_SERVING)
+		return;
+	if (lunar_gen_device(lun->gen, &dev) && dev.size)
+		__atomic_store_n(&lun->cfg.size, dev.size, __ATOMIC_RELAXED);
+}
+
+int lunar_lun_run(struct lunar_lun *lun)
 {
 	for (;;) {
 		uint32_t progressed;
 		int n;
 
+		apply_device(lun);
 		lun->nbatch = 0;
 		n = lun->port->ops->drain(lun->port);
 		if (n < 0) {
 			lunar_lun_set_state(lun, LUNAR_LUN_FAILED, "transport stopped");
-			break;
+			return -1;
 		}
 		if (lun->nbatch) {
 			lunar_stat_add(&lun->stats.batches, 1);
@@ -518,6 +545,7 @@ void lunar_lun_run(struct lunar_lun *lun)
 		lun->port->ops->flush(lun->port);
 	}
 	lun->port->ops->flush(lun->port);
+	return 0;
 }
 
 /* ---- logging from Lua ------------------------------------------------------------ */

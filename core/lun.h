@@ -54,6 +54,16 @@ enum lunar_lun_state {
 struct lunar_mem_region;
 struct lunar_tmr;
 
+/*
+ * What a transport knows of the device behind a LUN (TCMU: its configfs
+ * attributes).  0 (or -1 for write_cache) is "not known".
+ */
+struct lunar_lun_device {
+	uint64_t size;			/* bytes */
+	uint32_t max_sectors;		/* largest transfer, in blocks */
+	int8_t write_cache;		/* the device advertises a write cache */
+	uint32_t cmd_time_out;		/* seconds the kernel waits for an answer */
+};
 
 struct lunar_lun {
 	int id;
@@ -87,6 +97,7 @@ struct lunar_lun {
 	bool thread_started;
 	int epfd;
 	int stop_fd;
+	int wake_fd;				/* written: run now */
 	int timer_fd;
 	uint64_t wake_ns;			/* tick wanted at (0: none) */
 	uint64_t armed_ns;			/* timer_fd armed for */
@@ -104,6 +115,9 @@ struct lunar_lun {
 	pthread_mutex_t trace_lock;
 	uint64_t batch_ns;			/* when the current batch was drained */
 	struct lunar_ratelimit log_rl;
+
+	struct lunar_lun_device dev_next;	/* lock; for the worker to apply */
+	atomic_bool dev_changed;
 };
 
 /* Creates the LUN (slots, registry entry) without starting anything. */
@@ -147,8 +161,17 @@ void lunar_lun_set_state(struct lunar_lun *lun, enum lunar_lun_state st, const c
 	__attribute__((format(printf, 3, 4)));
 const char *lunar_lun_state_name(int st);
 
-/* Runs everything that is ready: drain, dispatch, complete, flush. */
-void lunar_lun_run(struct lunar_lun *lun);
+/*
+ * The transport learned (new) device attributes.  The handler sees them
+ * (lun.size, lun.max_sectors, lun.write_cache, lun.cmd_time_out; resize()
+ * when the size changed) before the next batch reaches it: the worker is
+ * woken for it.  Main thread.
+ */
+void lunar_lun_set_device(struct lunar_lun *lun, const struct lunar_lun_device *dev);
+
+/* Runs everything that is ready: drain, dispatch, complete, flush.
+ * Returns -1 once the port is dead (stop polling it), else 0. */
+int lunar_lun_run(struct lunar_lun *lun);
 /* The tick the handler asked for (lunar_wake_at) is due. */
 void lunar_lun_tick(struct lunar_lun *lun);
 

@@ -11,7 +11,7 @@
 #include "lun.h"
 #include "worker.h"
 
-enum { EV_PORT = 1, EV_STOP = 2, EV_TIMER = 3 };
+enum { EV_PORT = 1, EV_STOP = 2, EV_TIMER = 3, EV_WAKE = 4 };
 
 /* Arms the timer for the earliest tick the handler asked for. */
 static void arm(struct lunar_lun *lun)
@@ -35,7 +35,8 @@ static void *worker_main(void *arg)
 	snprintf(name, sizeof(name), "lunar/%s", lun->cfg.name);
 	pthread_setname_np(pthread_self(), name);
 	/* whatever arrived before we were started */
-	lunar_lun_run(lun);
+	if (lunar_lun_run(lun) < 0)
+		epoll_ctl(lun->epfd, EPOLL_CTL_DEL, lun->port->ops->fd(lun->port), NULL);
 	for (;;) {
 		struct epoll_event ev[4];
 		int n;
@@ -62,8 +63,17 @@ static void *worker_main(void *arg)
 				lun->wake_ns = lun->armed_ns = 0;
 				lunar_lun_tick(lun);
 				break;
-			default:
+			case EV_WAKE:
+				if (read(lun->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+					log_err("%s: eventfd: %s", lun->cfg.name, strerror(errno));
 				lunar_lun_run(lun);
+				break;
+			default:
+				/* a dead port (e.g. a uio device that went away)
+				 * stays readable: stop polling it */
+				if (lunar_lun_run(lun) < 0)
+					epoll_ctl(lun->epfd, EPOLL_CTL_DEL,
+						  lun->port->ops->fd(lun->port), NULL);
 			}
 		}
 	}
@@ -76,9 +86,13 @@ int lunar_worker_start(struct lunar_lun *lun)
 
 	lun->epfd = epoll_create1(EPOLL_CLOEXEC);
 	lun->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	lun->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	lun->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	lun->wake_ns = lun->armed_ns = 0;
-	if (lun->epfd < 0 || lun->stop_fd < 0 || lun->timer_fd < 0)
+	if (lun->epfd < 0 || lun->stop_fd < 0 || lun->wake_fd < 0 || lun->timer_fd < 0)
+		goto fail;
+	ev.data.u32 = EV_WAKE;
+	if (epoll_ctl(lun->epfd, EPOLL_CTL_ADD, lun->wake_fd, &ev) < 0)
 		goto fail;
 	ev.data.u32 = EV_STOP;
 	if (epoll_ctl(lun->epfd, EPOLL_CTL_ADD, lun->stop_fd, &ev) < 0)
@@ -113,7 +127,17 @@ void lunar_worker_stop(struct lunar_lun *lun)
 		close(lun->epfd);
 	if (lun->stop_fd >= 0)
 		close(lun->stop_fd);
+	if (lun->wake_fd >= 0)
+		close(lun->wake_fd);
 	if (lun->timer_fd >= 0)
 		close(lun->timer_fd);
-	lun->epfd = lun->stop_fd = lun->timer_fd = -1;
+	lun->epfd = lun->stop_fd = lun->wake_fd = lun->timer_fd = -1;
+}
+
+void lunar_worker_wake(struct lunar_lun *lun)
+{
+	uint64_t one = 1;
+
+	if (lun->wake_fd >= 0 && write(lun->wake_fd, &one, sizeof(one)) < 0)
+		log_err("%s: cannot wake its worker: %s", lun->cfg.name, strerror(errno));
 }

@@ -8,5 +8,7 @@ struct lunar_lun;
  * failing or stuck never stalls another LUN. */
 int lunar_worker_start(struct lunar_lun *lun);
 void lunar_worker_stop(struct lunar_lun *lun);
+/* Makes a running worker run the LUN now (lunar_lun_run). */
+void lunar_worker_wake(struct lunar_lun *lun);
 
 #endif

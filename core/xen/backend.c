@@ -91,7 +91,8 @@ static int write_node(struct lunar_xen_backend *b, const char *dir, const char *
 {
 	char p[4 * PATH];
 
-	snprintf(p, sizeof(p), "%s/%s", dir, node);
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, node) >= sizeof(p))
+		return -1;
 	if (b->x->vt->xs_write(b->x, LUNAR_XS_NULL, p, val) < 0) {
 		log_err("xen: cannot write %s: %s", p, strerror(errno));
 		return -1;

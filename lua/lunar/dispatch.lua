@@ -1,7 +1,7 @@
 --- lunar.dispatch: the core-owned loop between the C worker and a handler.
 --
--- C calls new() once per generation (protected), keeps the three functions
--- it returns, and then makes exactly one lua_pcall of batch(n) per ring
+-- C calls new() once per generation (protected), keeps the functions it
+-- returns, and then makes exactly one lua_pcall of batch(n) per ring
 -- wakeup.  batch() walks the slot indices C left in the batch vector and
 -- calls the handler for each under its own xpcall, so one failing command
 -- never takes the rest of the batch down.  Nothing here allocates per
@@ -131,7 +131,32 @@ function M.new(lun_id, info, cmd_size)
       if h.close then h.close(lun) end
    end
 
-   return batch, tmr, close, tick
+   -- The transport's view of the device (TCMU configfs attributes), given
+   -- between batches: at attach and on a reconfiguration.  0 / -1: not
+   -- known.  A size change reaches the handler's resize(lun, old_size)
+   -- with lun.size and lun.blocks already updated; a handler without
+   -- resize() keeps its size (its buffers were sized for it).  Returns
+   -- true when the new size was taken.
+   local resize = h.resize
+   local function device(size, max_sectors, write_cache, cmd_time_out)
+      if max_sectors > 0 then lun.max_sectors = max_sectors end
+      if write_cache >= 0 then lun.write_cache = write_cache == 1 end
+      if cmd_time_out > 0 then lun.cmd_time_out = cmd_time_out end
+      if size <= 0 or size == lun.size then return false end
+      if not resize then
+         C.lunar_log(lun_id, 4, string.format("the device is now %d bytes, but the handler " ..
+            "has no resize(lun, old_size): it keeps serving %d", size, lun.size))
+         return false
+      end
+      local old = lun.size
+      lun.size = size
+      lun.blocks = math.floor(size / lun.block_size)
+      local ok, e = xpcall(resize, msgh, lun, old)
+      if not ok then C.lunar_log(lun_id, 3, "resize(): " .. tostring(e)) end
+      return true
+   end
+
+   return batch, tmr, close, tick, device
 end
 
 return M
