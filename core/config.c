@@ -299,11 +299,236 @@ static void parse_xen(struct lunar_diag *d, const struct lunar_value *v, struct 
 	}
 }
 
+/* ---- filters ------------------------------------------------------------------ */
+
+/*
+ * The filters lunar ships (lua/lunar/filter/NAME.lua) and what each takes
+ * besides 'filter'.  Values are checked here as far as their form goes, so
+ * that `lunar check` points at a slip; lunar.filter checks them again when
+ * the LUN starts.
+ */
+enum filter_arg_kind { FA_NUMBER, FA_OPS, FA_SENSE, FA_LBA, FA_LEVEL };
+
+struct filter_arg {
+	const char *key;
+	enum filter_arg_kind kind;
+	double min, max;		/* FA_NUMBER */
+};
+
+static const struct filter_spec {
+	const char *name;
+	struct filter_arg args[8];
+} filter_specs[] = {
+	{ "delay", { { "ms", FA_NUMBER, 0, 3600e3 }, { "max_ms", FA_NUMBER, 0, 3600e3 },
+		     { "ops", FA_OPS, 0, 0 }, { "seed", FA_NUMBER, 0, 2147483648.0 } } },
+	{ "error", { { "ops", FA_OPS, 0, 0 }, { "lba", FA_LBA, 0, 0 }, { "sense", FA_SENSE, 0, 0 },
+		     { "status", FA_NUMBER, 1, 255 }, { "rate", FA_NUMBER, 0, 1 },
+		     { "after", FA_NUMBER, 0, 9007199254740992.0 },
+		     { "count", FA_NUMBER, 0, 9007199254740992.0 },
+		     { "seed", FA_NUMBER, 0, 2147483648.0 } } },
+	{ "log", { { "level", FA_LEVEL, 0, 0 }, { "ops", FA_OPS, 0, 0 } } },
+	{ "readonly", { { NULL, FA_NUMBER, 0, 0 } } },
+	{ "stats", { { "interval", FA_NUMBER, 0, 31536000 } } },
+};
+
+static const char *const filter_names[] = { "delay", "error", "log", "readonly", "stats", NULL };
+static const char *const op_classes[] = { "read", "write", "verify", "flush", "unmap", "write_same",
+	"compare_and_write", "other", "all", NULL };
+static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
+
+/* The closest of names to s within 2 edits, or NULL. */
+static const char *closest(const char *const *names, const char *s)
+{
+	const char *best = NULL;
+	unsigned best_d = 3;
+
+	for (; *names; names++) {
+		unsigned dist = edit_distance(*names, s);
+
+		if (dist < best_d) {
+			best_d = dist;
+			best = *names;
+		}
+	}
+	return best;
+}
+
+static bool in_list(const char *const *names, const char *s)
+{
+	for (; *names; names++)
+		if (!strcmp(*names, s))
+			return true;
+	return false;
+}
+
+/* "a, b, c" of names (NULL-terminated), into buf. */
+static const char *join(const char *const *names, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (; *names && n < len; names++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "", *names);
+	return buf;
+}
+
+static bool filter_number(struct lunar_diag *d, const struct lunar_value *v, const char *key,
+			  double min, double max, double *out)
+{
+	char *end;
+	double x;
+
+	if (v->kind == LUNAR_VAL_SCALAR && v->plain && v->str[0]) {
+		x = strtod(v->str, &end);
+		if (!*end && x >= min && x <= max) {
+			*out = x;
+			return true;
+		}
+	}
+	lunar_diag_add(d, v->line, v->col, "'%s' must be a number from %.15g to %.15g, not %s%s%s",
+		       key, min, max, v->kind == LUNAR_VAL_SCALAR ? "'" : "",
+		       v->kind == LUNAR_VAL_SCALAR ? v->str : lunar_value_kind_name(v),
+		       v->kind == LUNAR_VAL_SCALAR ? "'" : "");
+	return false;
+}
+
+static void filter_word(struct lunar_diag *d, const struct lunar_value *v, const char *key,
+			const char *what, const char *const *words)
+{
+	const char *best;
+	char all[160];
+
+	if (!want_scalar(d, v, key, what))
+		return;
+	if (in_list(words, v->str))
+		return;
+	best = closest(words, v->str);
+	if (best)
+		lunar_diag_add(d, v->line, v->col, "unknown %s '%s' in '%s' (did you mean '%s'?)", what,
+			       v->str, key, best);
+	else
+		lunar_diag_add(d, v->line, v->col, "unknown %s '%s' in '%s' (%s)", what, v->str, key,
+			       join(words, all, sizeof(all)));
+}
+
+static void filter_arg(struct lunar_diag *d, const struct lunar_value *v, const struct filter_arg *a)
+{
+	double x, y;
+	unsigned k, asc, ascq;
+	char extra;
+
+	switch (a->kind) {
+	case FA_NUMBER:
+		filter_number(d, v, a->key, a->min, a->max, &x);
+		return;
+	case FA_LEVEL:
+		filter_word(d, v, a->key, "log level", log_levels);
+		return;
+	case FA_OPS:
+		if (v->kind != LUNAR_VAL_SEQ) {
+			filter_word(d, v, a->key, "op class", op_classes);
+			return;
+		}
+		for (size_t i = 0; i < v->n; i++)
+			filter_word(d, &v->items[i], a->key, "op class", op_classes);
+		return;
+	case FA_SENSE:
+		if (v->kind == LUNAR_VAL_SEQ && v->n == 3) {
+			if (filter_number(d, &v->items[0], "sense key", 0, 15, &x) &&
+			    filter_number(d, &v->items[1], "ASC", 0, 255, &x))
+				filter_number(d, &v->items[2], "ASCQ", 0, 255, &x);
+			return;
+		}
+		if (v->kind == LUNAR_VAL_SCALAR && sscanf(v->str, "%x/%x/%x%c", &k, &asc, &ascq, &extra) == 3 &&
+		    k <= 15 && asc <= 255 && ascq <= 255)
+			return;
+		lunar_diag_add(d, v->line, v->col,
+			       "'sense' must be KEY/ASC/ASCQ in hex (3/11/00) or [KEY, ASC, ASCQ]");
+		return;
+	case FA_LBA:
+		if (v->kind == LUNAR_VAL_SEQ && v->n == 2) {
+			if (filter_number(d, &v->items[0], "lba", 0, 18446744073709551615.0, &x) &&
+			    filter_number(d, &v->items[1], "lba", 0, 18446744073709551615.0, &y) && y < x)
+				lunar_diag_add(d, v->line, v->col,
+					       "'lba' must be [FIRST, LAST] with FIRST <= LAST");
+			return;
+		}
+		if (v->kind != LUNAR_VAL_SCALAR) {
+			lunar_diag_add(d, v->line, v->col, "'lba' must be an LBA or [FIRST, LAST], not %s",
+				       lunar_value_kind_name(v));
+			return;
+		}
+		filter_number(d, v, "lba", 0, 18446744073709551615.0, &x);
+		return;
+	}
+}
+
+static void parse_filter(struct lunar_diag *d, const struct lunar_value *v)
+{
+	const struct lunar_value *name, *f;
+	const struct filter_spec *spec = NULL;
+	const char *allowed[10] = { "filter" }, *best;
+	char where[64], all[80];
+	size_t i;
+
+	if (v->kind != LUNAR_VAL_MAP) {
+		lunar_diag_add(d, v->line, v->col,
+			       "a filter must be a mapping ('- filter: NAME' and its settings), not %s",
+			       lunar_value_kind_name(v));
+		return;
+	}
+	name = lunar_value_get(v, "filter");
+	if (!name) {
+		lunar_diag_add(d, v->line, v->col, "this filter is missing 'filter' (one of %s)",
+			       join(filter_names, all, sizeof(all)));
+		return;
+	}
+	if (!want_scalar(d, name, "filter", "a filter name"))
+		return;
+	for (i = 0; i < LUNAR_ARRAY_SIZE(filter_specs); i++)
+		if (!strcmp(filter_specs[i].name, name->str))
+			spec = &filter_specs[i];
+	if (!spec) {
+		best = closest(filter_names, name->str);
+		if (best)
+			lunar_diag_add(d, name->line, name->col, "unknown filter '%s' (did you mean '%s'?)",
+				       name->str, best);
+		else
+			lunar_diag_add(d, name->line, name->col, "unknown filter '%s' (filters: %s)",
+				       name->str, join(filter_names, all, sizeof(all)));
+		return;
+	}
+	for (i = 0; i < LUNAR_ARRAY_SIZE(spec->args) && spec->args[i].key; i++)
+		allowed[i + 1] = spec->args[i].key;
+	allowed[i + 1] = NULL;
+	snprintf(where, sizeof(where), "filter '%s'", spec->name);
+	check_keys(d, v, allowed, where);
+	for (i = 0; i < LUNAR_ARRAY_SIZE(spec->args) && spec->args[i].key; i++)
+		if ((f = lunar_value_get(v, spec->args[i].key)))
+			filter_arg(d, f, &spec->args[i]);
+}
+
+static void parse_filters(struct lunar_diag *d, const struct lunar_value *v, struct lunar_lun_config *l)
+{
+	/* an empty 'filters:' is none, as for args */
+	if (v->kind == LUNAR_VAL_SCALAR && v->plain && !v->str[0])
+		return;
+	if (v->kind != LUNAR_VAL_SEQ) {
+		lunar_diag_add(d, v->line, v->col,
+			       "'filters' must be a list ('- filter: NAME' items), not %s",
+			       lunar_value_kind_name(v));
+		return;
+	}
+	for (size_t i = 0; i < v->n; i++)
+		parse_filter(d, &v->items[i]);
+	l->filters = v;
+}
+
 static void parse_lun(struct lunar_diag *d, const struct lunar_config *c, const struct lunar_value *v,
 		      struct lunar_lun_config *l)
 {
 	static const char *const keys[] = { "name", "transport", "handler", "size", "block_size",
-		"args", "lua_memory_limit", "queue_depth", "sim", "tcmu", "xen", NULL };
+		"args", "filters", "lua_memory_limit", "queue_depth", "sim", "tcmu", "xen", NULL };
 	const struct lunar_value *f;
 	char *transport = NULL, *handler = NULL, where[96];
 	int errs = d->count;
@@ -409,6 +634,8 @@ static void parse_lun(struct lunar_diag *d, const struct lunar_config *c, const 
 	f = lunar_value_get(v, "args");
 	if (f && !(f->kind == LUNAR_VAL_SCALAR && f->plain && !f->str[0]) && want_map(d, f, "'args'"))
 		l->args = f;
+	if ((f = lunar_value_get(v, "filters")))
+		parse_filters(d, f, l);
 
 	if ((f = lunar_value_get(v, "sim")))
 		parse_sim(d, f, l);

@@ -48,6 +48,7 @@ struct lunar_lun_config {
 	uint64_t lua_memory_limit;
 	uint32_t queue_depth;		/* slots: commands in flight at once */
 	const struct lunar_value *args;	/* NULL or the YAML mapping/value */
+	const struct lunar_value *filters;	/* NULL or the YAML list of filters */
 	struct lunar_sim_config sim;
 	struct lunar_tcmu_config tcmu;
 	struct lunar_xen_config xen;

@@ -209,6 +209,11 @@ static void push_info(lua_State *L, struct lunar_lun *lun)
 	else
 		lua_newtable(L);
 	lua_setfield(L, -2, "args");
+	/* the YAML's filters (validated by config.c): lunar.filter stacks them */
+	if (c->filters) {
+		push_value(L, c->filters);
+		lua_setfield(L, -2, "filters");
+	}
 }
 
 struct setup_ctx {

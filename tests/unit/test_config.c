@@ -1123,6 +1123,99 @@ static void test_transport_names(void **state)
 	lunar_config_free(NULL);
 }
 
+/* ---- filters ------------------------------------------------------------------ */
+
+static void test_valid_filters(void **state)
+{
+	struct tmp *t = *state;
+	struct lunar_config *c = load_ok(t,
+		LUN_A
+		"    filters:\n"
+		"      - filter: log\n"
+		"        level: debug\n"
+		"        ops: [read, write_same]\n"
+		"      - filter: error\n"
+		"        ops: all\n"
+		"        lba: [1000, 1999]\n"
+		"        sense: 3/11/00\n"
+		"        rate: 0.25\n"
+		"        after: 10\n"
+		"        count: 3\n"
+		"        seed: 7\n"
+		"      - {filter: error, sense: [3, 0x11, 0], lba: 5, status: 0x08}\n"
+		"      - {filter: delay, ms: 1.5, max_ms: 20, ops: read}\n"
+		"      - filter: readonly\n"
+		"      - {filter: stats, interval: 60}\n"
+		"  - {name: b, transport: sim, handler: h.lua, size: 1MiB, filters: }\n");
+	const struct lunar_value *f = c->luns[0].filters;
+
+	assert_non_null(f);
+	assert_int_equal(f->kind, LUNAR_VAL_SEQ);
+	assert_int_equal(f->n, 6);
+	assert_int_equal(f->line, 7);
+	assert_string_equal(lunar_value_get(&f->items[0], "filter")->str, "log");
+	assert_string_equal(lunar_value_get(&f->items[1], "rate")->str, "0.25");
+	assert_string_equal(lunar_value_get(&f->items[4], "filter")->str, "readonly");
+	assert_string_equal(lunar_value_get(&f->items[5], "interval")->str, "60");
+	/* an empty 'filters:' is none */
+	assert_null(c->luns[1].filters);
+	/* no filters at all */
+	lunar_config_free(c);
+	c = load_ok(t, LUN_A);
+	assert_null(c->luns[0].filters);
+	lunar_config_free(c);
+}
+
+static void test_bad_filters(void **state)
+{
+	load_fails(*state,
+		   LUN_A
+		   "    filters:\n"
+		   "      - filter: dealy\n"
+		   "      - filter: error\n"
+		   "        rat: 0.5\n"
+		   "        rate: 2\n"
+		   "        ops: [read, wirte]\n"
+		   "        sense: 3/11\n"
+		   "        lba: [20, 10]\n"
+		   "      - filter: log\n"
+		   "        level: loud\n"
+		   "      - filter: delay\n"
+		   "        ms: fast\n"
+		   "        ops: 7\n"
+		   "      - readonly\n"
+		   "      - ms: 5\n"
+		   "      - filter: [log]\n"
+		   "      - filter: stats\n"
+		   "        interval: -1\n"
+		   "      - {filter: error, sense: [16, 1, 1], status: 0, lba: {a: 1}}\n"
+		   "      - {filter: readonly, ops: all}\n"
+		   "  - name: g\n"
+		   "    transport: sim\n"
+		   "    handler: h.lua\n"
+		   "    size: 64MiB\n"
+		   "    filters: {filter: log}\n",
+		   "7:17: unknown filter 'dealy' (did you mean 'delay'?)\n"
+		   "9:9: unknown key 'rat' in filter 'error' (did you mean 'rate'?)\n"
+		   "10:15: 'rate' must be a number from 0 to 1, not '2'\n"
+		   "11:21: unknown op class 'wirte' in 'ops' (did you mean 'write'?)\n"
+		   "12:16: 'sense' must be KEY/ASC/ASCQ in hex (3/11/00) or [KEY, ASC, ASCQ]\n"
+		   "13:14: 'lba' must be [FIRST, LAST] with FIRST <= LAST\n"
+		   "15:16: unknown log level 'loud' in 'level' (error, warn, info, debug)\n"
+		   "17:13: 'ms' must be a number from 0 to 3600000, not 'fast'\n"
+		   "18:14: unknown op class '7' in 'ops' (read, write, verify, flush, unmap, write_same, "
+		   "compare_and_write, other, all)\n"
+		   "19:9: a filter must be a mapping ('- filter: NAME' and its settings), not a scalar\n"
+		   "20:9: this filter is missing 'filter' (one of delay, error, log, readonly, stats)\n"
+		   "21:17: 'filter' must be a filter name, not a list\n"
+		   "23:19: 'interval' must be a number from 0 to 31536000, not '-1'\n"
+		   "24:33: 'sense key' must be a number from 0 to 15, not '16'\n"
+		   "24:52: 'status' must be a number from 1 to 255, not '0'\n"
+		   "24:60: 'lba' must be an LBA or [FIRST, LAST], not a mapping\n"
+		   "25:28: unknown key 'ops' in filter 'readonly'\n"
+		   "30:14: 'filters' must be a list ('- filter: NAME' items), not a mapping\n");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1164,6 +1257,8 @@ int main(void)
 		T(test_cannot_open),
 		T(test_many_errors_in_order),
 		T(test_transport_names),
+		T(test_valid_filters),
+		T(test_bad_filters),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
