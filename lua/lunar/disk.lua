@@ -1017,7 +1017,14 @@ end
 -- least 25 hex digits (a UUID, as LIO's vpd_unit_serial is) gives LIO's
 -- own identifier (spc_parse_naa_6h_vendor_specific), so a LUN moved
 -- between LIO and lunar keeps its WWID; any other serial is hashed
--- (FNV-1a 64, twice) so that names like "disk0" and "disk1" differ.
+-- (FNV-1a 64 twice, each finalized) so that "disk0" and "disk1" differ.
+-- MurmurHash3's 64-bit finalizer: short names differ in every nibble.
+local function fmix64(h)
+   h = bxor(h, rshift(h, 33)) * 0xff51afd7ed558ccdULL
+   h = bxor(h, rshift(h, 33)) * 0xc4ceb9fe1a85ec53ULL
+   return bxor(h, rshift(h, 33))
+end
+
 local function naa_nibbles(serial)
    local hex = serial:gsub("[^%x]", "")
    local t = {}
@@ -1032,6 +1039,7 @@ local function naa_nibbles(serial)
       h1 = bxor(h1, b) * prime
       h2 = bxor(h2, b + 0x5a) * prime
    end
+   h1, h2 = fmix64(h1), fmix64(h2)
    for i = 1, 16 do t[i] = tonumber(band(rshift(h1, (i - 1) * 4), 0xf)) end
    for i = 17, 25 do t[i] = tonumber(band(rshift(h2, (i - 17) * 4), 0xf)) end
    return t
