@@ -750,7 +750,7 @@ static void sort_diag(struct lunar_diag *d)
 
 int lunar_config_load(const char *path, struct lunar_config **out, struct lunar_diag *d)
 {
-	static const char *const top_keys[] = { "version", "luns", NULL };
+	static const char *const top_keys[] = { "version", "luns", "tcmu_netlink", NULL };
 	struct lunar_config *c = calloc(1, sizeof(*c));
 	const struct lunar_value *luns, *v;
 	char *tmp;
@@ -783,6 +783,17 @@ int lunar_config_load(const char *path, struct lunar_config **out, struct lunar_
 		v = lunar_value_get(c->root, "version");
 		lunar_diag_add(d, v->line, v->col, "unsupported config version %" PRIu64 " (this lunar reads version 1)", n);
 	}
+	tmp = NULL;
+	if (get_string(d, c->root, "tcmu_netlink", &tmp) > 0) {
+		if (!strcmp(tmp, "own")) {
+			c->tcmu_netlink_own = true;
+		} else if (strcmp(tmp, "listen")) {
+			v = lunar_value_get(c->root, "tcmu_netlink");
+			lunar_diag_add(d, v->line, v->col,
+				       "'tcmu_netlink' must be listen or own, not '%s'", tmp);
+		}
+	}
+	free(tmp);
 	luns = lunar_value_get(c->root, "luns");
 	if (!luns) {
 		lunar_diag_add(d, c->root->line, c->root->col, "missing 'luns:' (a list of LUNs)");

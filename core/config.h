@@ -61,6 +61,7 @@ struct lunar_config {
 	struct lunar_lun_config *luns;
 	size_t nluns;
 	struct lunar_value *root;	/* owns the args trees */
+	bool tcmu_netlink_own;		/* tcmu_netlink: own (see docs/transports.md) */
 };
 
 enum {

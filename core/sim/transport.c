@@ -18,13 +18,14 @@
  * initiator side is lunarctl cdb (and tests, labs, the benchmark).
  */
 
-static void sim_ack(void *ctx)
+static int sim_ack(void *ctx)
 {
 	uint64_t v;
 
 	if (read(lunar_sim_fd(ctx), &v, sizeof(v)) < 0) {
 		/* EAGAIN: nothing new; the ring is read anyway */
 	}
+	return 0;
 }
 
 static void sim_kick(void *ctx)

@@ -45,12 +45,19 @@ static int tp_fd(struct lunar_port *p)
 	return to_tp(p)->fd;
 }
 
-static void die(struct tcmu_port *tp)
+static void die_why(struct tcmu_port *tp, const char *why)
 {
 	if (!tp->dead)
-		log_err("%s: TCMU ring broken, no longer served: %s", tp->port.lun->cfg.name,
-			tp->ring.why);
+		log_err("%s: %s", tp->port.lun->cfg.name, why);
 	tp->dead = true;
+}
+
+static void die(struct tcmu_port *tp)
+{
+	char why[sizeof(tp->ring.why) + 64];
+
+	snprintf(why, sizeof(why), "TCMU ring broken, no longer served: %s", tp->ring.why);
+	die_why(tp, why);
 }
 
 static void write_done(struct tcmu_port *tp, const struct lunar_tcmu_done *d)
@@ -186,7 +193,8 @@ static int tp_drain(struct lunar_port *p)
 	struct lunar_tcmu_entry e;
 	int n = 0;
 
-	tp->notify->ack(tp->ctx);
+	if (tp->notify->ack(tp->ctx) < 0)
+		die_why(tp, "the TCMU device went away");
 	while (!tp->dead && p->lun->nfree && (tp->ooo || tp->fifo_n < tp->fifo_cap)) {
 		int rc = lunar_tcmu_ring_next(&tp->ring, &e);
 

@@ -10,7 +10,8 @@ struct lunar_port;
 
 /* How the ring talks to its kernel side: the uio device, or the sim. */
 struct lunar_tcmu_notify {
-	void (*ack)(void *ctx);		/* consume the "new entries" event */
+	int (*ack)(void *ctx);		/* consume the "new entries" event;
+					 * -1: the device is gone */
 	void (*kick)(void *ctx);	/* one 4-byte uio write per batch */
 };
 
