@@ -159,8 +159,10 @@ int lunar_xen_detach(struct lunar_xenops *x, const struct lunar_xen_target *t,
 	if (!n) {
 		snprintf(sub, sizeof(sub), "%s/online", be);
 		x->vt->xs_write(x, tx, sub, "0");
+		/* a vhost already Closed only needs its nodes removed */
 		snprintf(sub, sizeof(sub), "%s/state", be);
-		x->vt->xs_write(x, tx, sub, "5");
+		if (lunar_xs_read_int(x, be, "state", -1) != 6)
+			x->vt->xs_write(x, tx, sub, "5");
 		found = 1;
 	} else {
 		snprintf(dir, sizeof(dir), "%s/vscsi-devs", be);

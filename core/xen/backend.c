@@ -292,6 +292,20 @@ static void check(struct lunar_xen_backend *b, struct bvhost *v)
 	}
 	switch (v->phase) {
 	case P_NEW:
+		if (online == 1 && v->fe[0] && st >= XB_INITWAIT && st != XB_CLOSING &&
+		    st != XB_CLOSED) {
+			/*
+			 * Set up by an earlier lunar (a restart): the frontend
+			 * holds a ring we never mapped and waits for answers that
+			 * will not come.  Closing makes it let go; detach and
+			 * attach again connect it anew.
+			 */
+			log_warn("xen %s: found in state %ld from an earlier run: closing it "
+				 "(lunar xen detach, then attach, to connect again)", v->be, st);
+			set_state(b, v->be, XB_CLOSING);
+			v->phase = P_CLOSING;
+			return;
+		}
 		if (st != XB_INITIALISING || online != 1 || !v->fe[0])
 			return;
 		announce(b, v);
@@ -341,6 +355,12 @@ static void check(struct lunar_xen_backend *b, struct bvhost *v)
 		/* a frontend may come back at once */
 		__attribute__((fallthrough));
 	case P_CLOSED:
+		if (v->phase == P_CLOSED && online != 1 && st == XB_CLOSING &&
+		    (fe == XB_CLOSED || fe < 0)) {
+			/* the toolstack asked a closed vhost to close */
+			set_state(b, v->be, XB_CLOSED);
+			return;
+		}
 		if (v->phase != P_CLOSED || online != 1)
 			return;
 		if (st == XB_INITIALISING) {

@@ -544,6 +544,37 @@ static void test_close_detach_and_attach_again(void **state)
 	}
 }
 
+static void test_a_restarted_backend_closes_what_it_did_not_set_up(void **state)
+{
+	struct fx *f = *state;
+	struct lunar_xen_target tg = target("0");
+	struct lunar_xen_front_io io = { .cdb = { 0 }, .cdb_len = 6, .dma = LUNAR_VSCSI_DMA_NONE };
+	char err[256], be[160];
+
+	connect_front(f, 0, "0", "disk0", 0);
+	be_path(be, sizeof(be), "0");
+	/* lunar goes away without a word to xenstore (as if killed), and
+	 * starts again */
+	lunar_xen_backend_destroy(f->b);
+	f->b = lunar_xen_backend_create(f->be_xs, f->luns, NLUNS, err, sizeof(err));
+	assert_non_null(f->b);
+	{
+		/* it tells the frontend to close, the frontend does */
+		struct st s = { be, "state", 6 };
+
+		assert_true(pump(f, node_is, &s));
+		assert_int_equal(lunar_xen_front_state(f->fronts[0]), 6);
+	}
+	/* detach and attach: connected again, and serving */
+	assert_int_equal(lunar_xen_detach(f->tool_xs, &tg, NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(lunar_xen_detach_cleanup(f->tool_xs, &tg, true, false), 1);
+	lunar_xen_front_destroy(f->fronts[0]);
+	f->fronts[0] = NULL;
+	connect_front(f, 0, "0", "disk0", 0);
+	run(f, 0, &io);
+	assert_int_equal(io.rslt, 0);
+}
+
 /* A vhost whose frontend turns hostile stops; another keeps serving. */
 typedef void (*build_fn)(struct fx *f, struct lunar_vscsi_wire_req *w, uint32_t *prod);
 
@@ -689,6 +720,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hot_add_and_remove_a_lun, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_without_v_dev_takes_the_next_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_detach_and_attach_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_restarted_backend_closes_what_it_did_not_set_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_prod_far_ahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_cmd_len_200, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_nr_segments_255, setup, teardown),
