@@ -157,6 +157,23 @@ static int get_size(struct lunar_diag *d, const struct lunar_value *map, const c
 	return 1;
 }
 
+static int get_duration(struct lunar_diag *d, const struct lunar_value *map, const char *key,
+			uint64_t *out)
+{
+	const struct lunar_value *v = lunar_value_get(map, key);
+	const char *why;
+
+	if (!v)
+		return 0;
+	if (!want_scalar(d, v, key, "a duration such as 20s"))
+		return -1;
+	if (lunar_parse_duration(v->str, out, &why) < 0) {
+		lunar_diag_add(d, v->line, v->col, "'%s': %s, not '%s'", key, why, v->str);
+		return -1;
+	}
+	return 1;
+}
+
 static int get_bool(struct lunar_diag *d, const struct lunar_value *map, const char *key, bool *out)
 {
 	static const char *yes[] = { "true", "yes", "on" }, *no[] = { "false", "no", "off" };
@@ -528,7 +545,8 @@ static void parse_lun(struct lunar_diag *d, const struct lunar_config *c, const 
 		      struct lunar_lun_config *l)
 {
 	static const char *const keys[] = { "name", "transport", "handler", "size", "block_size",
-		"args", "filters", "lua_memory_limit", "queue_depth", "sim", "tcmu", "xen", NULL };
+		"args", "filters", "lua_memory_limit", "queue_depth", "reload", "deadline", "sim", "tcmu",
+		"xen", NULL };
 	const struct lunar_value *f;
 	char *transport = NULL, *handler = NULL, where[96];
 	int errs = d->count;
@@ -538,6 +556,7 @@ static void parse_lun(struct lunar_diag *d, const struct lunar_config *c, const 
 	l->col = v->col;
 	l->block_size = LUNAR_DEFAULT_BLOCK_SIZE;
 	l->lua_memory_limit = LUNAR_DEFAULT_LUA_MEMORY_LIMIT;
+	l->deadline_ns = LUNAR_DEFAULT_DEADLINE_NS;
 	l->queue_depth = LUNAR_DEFAULT_QUEUE_DEPTH;
 	if (!want_map(d, v, "a LUN"))
 		return;
@@ -627,6 +646,18 @@ static void parse_lun(struct lunar_diag *d, const struct lunar_config *c, const 
 		}
 		l->queue_depth = (uint32_t)n;
 	}
+	if ((f = lunar_value_get(v, "reload")) && want_scalar(d, f, "reload", "manual or on-change")) {
+		if (!strcmp(f->str, "on-change"))
+			l->reload_on_change = true;
+		else if (strcmp(f->str, "manual"))
+			lunar_diag_add(d, f->line, f->col, "'reload' must be manual or on-change, not '%s'",
+				       f->str);
+	}
+	if (get_duration(d, v, "deadline", &l->deadline_ns) > 0 &&
+	    (l->deadline_ns < 100000000u || l->deadline_ns > 3600ull * 1000000000u)) {
+		f = lunar_value_get(v, "deadline");
+		lunar_diag_add(d, f->line, f->col, "'deadline' must be between 100ms and 1h");
+	}
 	/*
 	 * Handlers index args as a table, so anything but a mapping is a slip;
 	 * an empty 'args:' just means none.
@@ -680,6 +711,7 @@ void lunar_config_free(struct lunar_config *c)
 	lunar_value_free(c->root);
 	free(c->path);
 	free(c->dir);
+	free(c->metrics_listen);
 	free(c);
 }
 
@@ -750,7 +782,8 @@ static void sort_diag(struct lunar_diag *d)
 
 int lunar_config_load(const char *path, struct lunar_config **out, struct lunar_diag *d)
 {
-	static const char *const top_keys[] = { "version", "luns", "tcmu_netlink", NULL };
+	static const char *const top_keys[] = { "version", "luns", "tcmu_netlink", "metrics",
+		"reload_timeout", NULL };
 	struct lunar_config *c = calloc(1, sizeof(*c));
 	const struct lunar_value *luns, *v;
 	char *tmp;
@@ -794,6 +827,25 @@ int lunar_config_load(const char *path, struct lunar_config **out, struct lunar_
 		}
 	}
 	free(tmp);
+	c->reload_timeout_ns = 10ull * 1000000000u;
+	if (get_duration(d, c->root, "reload_timeout", &c->reload_timeout_ns) > 0 &&
+	    (c->reload_timeout_ns < 100000000u || c->reload_timeout_ns > 600ull * 1000000000u)) {
+		v = lunar_value_get(c->root, "reload_timeout");
+		lunar_diag_add(d, v->line, v->col, "'reload_timeout' must be between 100ms and 10m");
+	}
+	if ((v = lunar_value_get(c->root, "metrics")) && want_map(d, v, "'metrics'")) {
+		static const char *const metrics_keys[] = { "listen", NULL };
+		const struct lunar_value *l;
+
+		check_keys(d, v, metrics_keys, "'metrics'");
+		if (get_string(d, v, "listen", &c->metrics_listen) > 0 && !strchr(c->metrics_listen, ':')) {
+			l = lunar_value_get(v, "listen");
+			lunar_diag_add(d, l->line, l->col, "'listen' must be ADDRESS:PORT, not '%s'",
+				       c->metrics_listen);
+		} else if (!lunar_value_get(v, "listen")) {
+			lunar_diag_add(d, v->line, v->col, "'metrics' needs 'listen: ADDRESS:PORT'");
+		}
+	}
 	luns = lunar_value_get(c->root, "luns");
 	if (!luns) {
 		lunar_diag_add(d, c->root->line, c->root->col, "missing 'luns:' (a list of LUNs)");

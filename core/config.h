@@ -49,6 +49,8 @@ struct lunar_lun_config {
 	uint32_t queue_depth;		/* slots: commands in flight at once */
 	const struct lunar_value *args;	/* NULL or the YAML mapping/value */
 	const struct lunar_value *filters;	/* NULL or the YAML list of filters */
+	bool reload_on_change;		/* reload: on-change */
+	uint64_t deadline_ns;		/* a command older than this is answered by the core */
 	struct lunar_sim_config sim;
 	struct lunar_tcmu_config tcmu;
 	struct lunar_xen_config xen;
@@ -62,6 +64,8 @@ struct lunar_config {
 	size_t nluns;
 	struct lunar_value *root;	/* owns the args trees */
 	bool tcmu_netlink_own;		/* tcmu_netlink: own (see docs/transports.md) */
+	char *metrics_listen;		/* metrics: {listen: ADDRESS:PORT} */
+	uint64_t reload_timeout_ns;	/* a new handler's open() must finish in it */
 };
 
 enum {
@@ -71,6 +75,8 @@ enum {
 	LUNAR_MAX_LUNS = 1024,
 };
 #define LUNAR_DEFAULT_LUA_MEMORY_LIMIT (64ull << 20)
+/* Below the kernel's default TCMU cmd_time_out (30 s): lunar answers first. */
+#define LUNAR_DEFAULT_DEADLINE_NS (20ull * 1000000000u)
 
 /*
  * Loads and validates path.  On any problem, returns -1 with every problem

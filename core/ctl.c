@@ -17,6 +17,7 @@
 #include "log.h"
 #include "luavm.h"
 #include "lun.h"
+#include "reload.h"
 #include "scsi/cdb.h"
 #include "scsi/sense.h"
 #include "sim/sim.h"
@@ -133,6 +134,7 @@ static void cmd_status(struct req *r)
 		size_t mem = l->gen ? lunar_gen_mem_used(l->gen) : 0;
 		const struct lunar_transport_ops *tr = lunar_transport_get(l->cfg.transport);
 		const char *state = lunar_lun_state_name(st);
+		char reload[sizeof(l->reload_msg)];
 		char device[256] = "";
 
 		/* a LUN whose handler is ready but whose device is not there */
@@ -142,6 +144,7 @@ static void cmd_status(struct req *r)
 			tr->describe(l, device, sizeof(device));
 		pthread_mutex_lock(&l->lock);
 		memcpy(msg, l->state_msg, sizeof(msg));
+		memcpy(reload, l->reload_msg, sizeof(reload));
 		pthread_mutex_unlock(&l->lock);
 		if (!r->json) {
 			lunar_buf_printf(&r->out, "%-16s %-5s %-8s %10" PRIu64 " %8" PRIu64 " %9zuK  %s\n",
@@ -152,6 +155,8 @@ static void cmd_status(struct req *r)
 				lunar_buf_printf(&r->out, "%16s %s\n", "", device);
 			if (msg[0])
 				lunar_buf_printf(&r->out, "%16s %s\n", "", msg);
+			if (reload[0])
+				lunar_buf_printf(&r->out, "%16s %s\n", "", reload);
 			continue;
 		}
 		lunar_buf_puts(&r->out, i ? ", {" : "{");
@@ -164,6 +169,8 @@ static void cmd_status(struct req *r)
 		lunar_buf_json_str(&r->out, msg);
 		lunar_buf_puts(&r->out, ", \"device\": ");
 		lunar_buf_json_str(&r->out, device);
+		lunar_buf_puts(&r->out, ", \"reload\": ");
+		lunar_buf_json_str(&r->out, reload);
 		lunar_buf_printf(&r->out,
 				 ", \"size\": %" PRIu64 ", \"block_size\": %u, \"commands\": %" PRIu64
 				 ", \"errors\": %" PRIu64 ", \"handler_errors\": %" PRIu64
@@ -518,6 +525,35 @@ static void cmd_top(struct req *r)
 	lunar_buf_free(&b);
 }
 
+/* ---- reload ---------------------------------------------------------------------------- */
+
+static void cmd_reload(struct req *r)
+{
+	struct lunar_reload_wait *w;
+	const char *lun = r->argc > 1 ? r->argv[1] : NULL;
+
+	if (r->argc > 2)
+		return fail(r, "usage: reload [LUN]");
+	if (!r->d->reload)
+		return fail(r, "reloads are not available (the reload thread did not start)");
+	w = malloc(sizeof(*w));
+	if (!w)
+		return fail(r, "out of memory");
+	lunar_reload_wait_init(w);
+	lunar_reload_request(r->d->reload, lun, lun ? "lunarctl reload" : "lunarctl reload (config)", w);
+	lunar_reload_wait_done(w);
+	if (r->json) {
+		lunar_buf_printf(&r->out, "{\"ok\": %s, \"report\": ", w->ok ? "true" : "false");
+		lunar_buf_json_str(&r->out, w->msg);
+		lunar_buf_puts(&r->out, "}\n");
+	} else {
+		lunar_buf_puts(&r->out, w->msg);
+	}
+	if (!w->ok)
+		r->status = 1;
+	free(w);
+}
+
 struct cdb_job {
 	struct lunar_sim_io io;
 	uint8_t buf[];		/* data-out, then data-in */
@@ -703,10 +739,12 @@ static void run_request(struct req *r)
 		cmd_trace(r);
 	else if (!strcmp(cmd, "top"))
 		cmd_top(r);
+	else if (!strcmp(cmd, "reload"))
+		cmd_reload(r);
 	else if (!strcmp(cmd, "version"))
 		lunar_buf_printf(&r->out, r->json ? "{\"version\": \"%s\"}\n" : "lunar %s\n", LUNAR_VERSION);
 	else
-		fail(r, "unknown command '%s' (try: status, stats, trace, top, cdb, version)", cmd);
+		fail(r, "unknown command '%s' (try: status, stats, trace, top, cdb, reload, version)", cmd);
 }
 
 /* ---- connections ------------------------------------------------------------------ */

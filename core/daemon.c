@@ -14,9 +14,12 @@
 #include "log.h"
 #include "luavm.h"
 #include "lun.h"
+#include "metrics.h"
+#include "notify.h"
+#include "reload.h"
 #include "transports.h"
 
-enum { EV_SIGNAL = 1, EV_CTL = 2 };	/* transports: 0x100 + type */
+enum { EV_SIGNAL = 1, EV_CTL = 2, EV_RELOAD = 3 };	/* transports: 0x100 + type */
 
 struct lunar_lun *lunar_daemon_find(struct lunar_daemon *d, const char *name)
 {
@@ -56,6 +59,7 @@ static struct lunar_lun *create_lun(const struct lunar_lun_config *lc)
 	lun->gen = lunar_gen_create(lun, err, sizeof(err));
 	if (!lun->gen) {
 		log_err("%s: handler %s did not load: %s", lc->name, lc->handler, err);
+		lun->handler_failed = true;
 		lunar_lun_set_state(lun, LUNAR_LUN_FAILED, "handler did not load: %s", err);
 	} else {
 		lunar_lun_set_state(lun, LUNAR_LUN_SERVING, "%s", "");
@@ -180,6 +184,14 @@ int lunar_daemon_run(const char *config_path, const char *ctl_path)
 	ev.data.u32 = EV_CTL;
 	epoll_ctl(epfd, EPOLL_CTL_ADD, d.ctl_fd, &ev);
 	started = start_transports(&d, epfd);
+	d.reload = lunar_reload_start(&d);
+	if (d.reload) {
+		ev.data.u32 = EV_RELOAD;
+		epoll_ctl(epfd, EPOLL_CTL_ADD, lunar_reload_fd(d.reload), &ev);
+	}
+	if (d.cfg->metrics_listen && lunar_metrics_start(&d, d.cfg->metrics_listen, err, sizeof(err)) < 0)
+		log_err("metrics: %s (no metrics served)", err);
+	lunar_notify("READY=1");
 	log_info("serving %zu LUN%s from %s; control socket %s", d.nluns, d.nluns == 1 ? "" : "s",
 		 config_path, ctl_path);
 	rc = 0;
@@ -199,6 +211,10 @@ int lunar_daemon_run(const char *config_path, const char *ctl_path)
 				lunar_ctl_accept(&d, d.ctl_fd);
 				continue;
 			}
+			if (evs[i].data.u32 == EV_RELOAD) {
+				lunar_reload_apply(d.reload);
+				continue;
+			}
 			if (evs[i].data.u32 >= 0x100) {
 				lunar_transport_get(evs[i].data.u32 - 0x100)->event(&d);
 				continue;
@@ -208,7 +224,9 @@ int lunar_daemon_run(const char *config_path, const char *ctl_path)
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
 				continue;
 			if (si.ssi_signo == SIGHUP) {
-				log_warn("SIGHUP: reload is not implemented yet; nothing changed");
+				log_info("SIGHUP: reloading %s and every handler", config_path);
+				if (d.reload)
+					lunar_reload_request(d.reload, NULL, "SIGHUP", NULL);
 				continue;
 			}
 			log_info("%s: shutting down", strsignal((int)si.ssi_signo));
@@ -216,6 +234,11 @@ int lunar_daemon_run(const char *config_path, const char *ctl_path)
 		}
 	}
 out:
+	lunar_notify("STOPPING=1");
+	/* no reload may start applying while LUNs go away */
+	lunar_reload_stop(d.reload);
+	d.reload = NULL;
+	lunar_metrics_stop();
 	/*
 	 * Shutdown order: no new requests; no more Lua and every command still
 	 * held is cancelled (transports, phase one), which returns control

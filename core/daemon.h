@@ -18,6 +18,7 @@ struct lunar_daemon {
 	const char *ctl_path;
 	int ctl_fd;
 	atomic_bool stopping;
+	struct lunar_reload *reload;	/* the reload thread */
 	pthread_mutex_t zlock;		/* memory of timed-out ctl commands */
 	void **zombies;
 	size_t nzombies;

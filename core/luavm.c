@@ -14,6 +14,16 @@
 #include "luavm.h"
 #include "util.h"
 
+/* The functions lunar.dispatch.new() returns, by name. */
+enum {
+	FN_BATCH, FN_TMR, FN_CLOSE, FN_TICK, FN_DEVICE, FN_CHECK, FN_EXPORT, FN_IMPORT, FN_FILES,
+	LUNAR_GEN_FN_N
+};
+
+static const char *const fn_names[LUNAR_GEN_FN_N] = {
+	"batch", "tmr", "close", "tick", "device", "check", "export", "import", "files",
+};
+
 struct lunar_gen {
 	lua_State *L;
 	struct lunar_lun *lun;
@@ -22,7 +32,10 @@ struct lunar_gen {
 	size_t used;
 	size_t limit;
 	uint64_t allocated;	/* bytes ever handed out (growth only) */
-	int batch_ref, tmr_ref, close_ref, tick_ref, device_ref;
+	int ref[LUNAR_GEN_FN_N];	/* the dispatcher's entry points */
+	uint32_t held;			/* deferred commands it holds */
+	const struct lunar_lun_config *cfg;	/* while building only */
+	const struct lunar_value *args;		/* while building only */
 	bool dead;		/* panicked: never touch L again */
 	jmp_buf *panic_jmp;	/* set while C is inside the state */
 };
@@ -183,10 +196,9 @@ static void set_package_path(lua_State *L, const char *extra_dir)
 	lua_pop(L, 1);
 }
 
-static void push_info(lua_State *L, struct lunar_lun *lun)
+static void push_info(lua_State *L, struct lunar_lun *lun, const struct lunar_lun_config *c,
+		      const struct lunar_value *args)
 {
-	const struct lunar_lun_config *c = &lun->cfg;
-
 	lua_createtable(L, 0, 12);
 	lua_pushstring(L, c->name);
 	lua_setfield(L, -2, "name");
@@ -204,8 +216,8 @@ static void push_info(lua_State *L, struct lunar_lun *lun)
 	lua_setfield(L, -2, "handler");
 	lua_pushinteger(L, (lua_Integer)c->queue_depth);
 	lua_setfield(L, -2, "queue_depth");
-	if (lun->args)
-		push_value(L, lun->args);
+	if (args)
+		push_value(L, args);
 	else
 		lua_newtable(L);
 	lua_setfield(L, -2, "args");
@@ -225,7 +237,7 @@ static int setup(lua_State *L)
 {
 	struct setup_ctx *ctx = lua_touserdata(L, 1);
 	struct lunar_gen *g = ctx->g;
-	char *dir = strdup(g->lun->cfg.handler), *slash;
+	char *dir = strdup(g->cfg->handler), *slash;
 
 	lua_settop(L, 0);
 	luaL_openlibs(L);
@@ -240,16 +252,17 @@ static int setup(lua_State *L)
 		return lua_error(L);
 	lua_getfield(L, -1, "new");
 	lua_pushinteger(L, g->lun->id);
-	push_info(L, g->lun);
+	push_info(L, g->lun, g->cfg, g->args);
 	lua_pushinteger(L, (lua_Integer)sizeof(struct lunar_cmd));
-	if (lua_pcall(L, 3, 5, 1))
+	if (lua_pcall(L, 3, 1, 1))
 		return lua_error(L);
-	g->device_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	g->tick_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	g->close_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	g->tmr_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	g->batch_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	lua_pop(L, 1);					/* the module */
+	for (int i = 0; i < LUNAR_GEN_FN_N; i++) {
+		lua_getfield(L, -1, fn_names[i]);
+		if (lua_type(L, -1) != LUA_TFUNCTION)
+			return luaL_error(L, "lunar.dispatch.new() gave no %s()", fn_names[i]);
+		g->ref[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+	lua_pop(L, 2);					/* the table, the module */
 	return 0;
 }
 
@@ -270,6 +283,12 @@ static int run_setup(struct lunar_gen *g)
 
 struct lunar_gen *lunar_gen_create(struct lunar_lun *lun, char *err, size_t errlen)
 {
+	return lunar_gen_create_with(lun, &lun->cfg, lun->args, err, errlen);
+}
+
+struct lunar_gen *lunar_gen_create_with(struct lunar_lun *lun, const struct lunar_lun_config *cfg,
+					const struct lunar_value *args, char *err, size_t errlen)
+{
 	struct lunar_gen *g = calloc(1, sizeof(*g));
 	int rc;
 
@@ -278,8 +297,11 @@ struct lunar_gen *lunar_gen_create(struct lunar_lun *lun, char *err, size_t errl
 		return NULL;
 	}
 	g->lun = lun;
-	g->limit = lun->cfg.lua_memory_limit;
-	g->batch_ref = g->tmr_ref = g->close_ref = g->tick_ref = g->device_ref = LUA_NOREF;
+	g->cfg = cfg;
+	g->args = args;
+	g->limit = cfg->lua_memory_limit;
+	for (int i = 0; i < LUNAR_GEN_FN_N; i++)
+		g->ref[i] = LUA_NOREF;
 	g->L = luaL_newstate();
 	if (!g->L) {
 		snprintf(err, errlen, "cannot create a Lua state");
@@ -304,7 +326,101 @@ struct lunar_gen *lunar_gen_create(struct lunar_lun *lun, char *err, size_t errl
 		free(g);
 		return NULL;
 	}
+	/* the config may go away with a reload: the state has what it needs */
+	g->cfg = NULL;
+	g->args = NULL;
 	return g;
+}
+
+/*
+ * Calls one of the dispatcher's functions, panics included.  nargs values
+ * are on the stack; on success nres results are left (the caller pops
+ * them), on failure err says why.
+ */
+static int call_fn(struct lunar_gen *g, int fn, int nargs, int nres, char *err, size_t errlen)
+{
+	lua_State *L = g->L;
+	jmp_buf jb;
+	int rc;
+
+	if (g->dead) {
+		lua_pop(L, nargs);
+		snprintf(err, errlen, "the Lua state is dead");
+		return -1;
+	}
+	if (setjmp(jb)) {
+		g->dead = true;
+		snprintf(err, errlen, "Lua VM panic in %s()", fn_names[fn]);
+		return -1;
+	}
+	g->panic_jmp = &jb;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, g->ref[fn]);
+	lua_insert(L, -1 - nargs);
+	rc = lua_pcall(L, nargs, nres, 1);
+	g->panic_jmp = NULL;
+	if (rc != 0) {
+		const char *msg = lua_tostring(L, -1);
+
+		snprintf(err, errlen, "%s", rc == LUA_ERRMEM ? "lua_memory_limit reached" :
+			 msg ? msg : "(error object is not a string)");
+		lua_settop(L, 1);
+		return -1;
+	}
+	return 0;
+}
+
+int lunar_gen_check(struct lunar_gen *g, char *err, size_t errlen)
+{
+	return call_fn(g, FN_CHECK, 0, 0, err, errlen);
+}
+
+int lunar_gen_transfer(struct lunar_gen *from, struct lunar_gen *to, char *err, size_t errlen)
+{
+	const char *text;
+	size_t len;
+	int rc = 0;
+
+	if (call_fn(from, FN_EXPORT, 0, 1, err, errlen) < 0)
+		return -1;
+	text = lua_tolstring(from->L, -1, &len);
+	if (text) {
+		/* the one way across two states: as bytes */
+		lua_pushlstring(to->L, text, len);
+		rc = call_fn(to, FN_IMPORT, 1, 0, err, errlen);
+	}
+	lua_settop(from->L, 1);
+	return rc;
+}
+
+int lunar_gen_files(struct lunar_gen *g, char ***files, size_t *n, char *err, size_t errlen)
+{
+	lua_State *L = g->L;
+	size_t cnt;
+
+	*files = NULL;
+	*n = 0;
+	if (call_fn(g, FN_FILES, 0, 1, err, errlen) < 0)
+		return -1;
+	cnt = lua_objlen(L, -1);
+	*files = calloc(cnt ? cnt : 1, sizeof(char *));
+	for (size_t i = 0; *files && i < cnt; i++) {
+		lua_rawgeti(L, -1, (int)i + 1);
+		if (lua_isstring(L, -1))
+			(*files)[(*n)++] = strdup(lua_tostring(L, -1));
+		lua_pop(L, 1);
+	}
+	lua_settop(L, 1);
+	return 0;
+}
+
+void lunar_gen_hold(struct lunar_gen *g, int delta)
+{
+	g->held = (uint32_t)((int)g->held + delta);
+}
+
+uint32_t lunar_gen_holding(const struct lunar_gen *g)
+{
+	return g->held;
 }
 
 size_t lunar_gen_mem_used(const struct lunar_gen *g)
@@ -343,11 +459,12 @@ void lunar_gen_dispatch(struct lunar_gen *g, uint32_t n)
 		return;		/* slots stay NEW: the core fails them */
 	if (setjmp(jb)) {
 		g->dead = true;
+		g->lun->handler_failed = true;
 		lunar_lun_set_state(g->lun, LUNAR_LUN_FAILED, "Lua VM panic");
 		return;
 	}
 	g->panic_jmp = &jb;
-	lua_rawgeti(L, LUA_REGISTRYINDEX, g->batch_ref);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, g->ref[FN_BATCH]);
 	lua_pushinteger(L, (lua_Integer)n);
 	rc = lua_pcall(L, 1, 0, 1);
 	g->panic_jmp = NULL;
@@ -369,6 +486,7 @@ void lunar_gen_tmr(struct lunar_gen *g, uint8_t type, const uint32_t *slots, uin
 		return;
 	if (setjmp(jb)) {
 		g->dead = true;
+		g->lun->handler_failed = true;
 		lunar_lun_set_state(g->lun, LUNAR_LUN_FAILED, "Lua VM panic");
 		return;
 	}
@@ -377,7 +495,7 @@ void lunar_gen_tmr(struct lunar_gen *g, uint8_t type, const uint32_t *slots, uin
 	 * batch that was there is finished) */
 	for (uint32_t i = 0; i < n; i++)
 		g->lun->batch[i] = (int32_t)slots[i];
-	lua_rawgeti(L, LUA_REGISTRYINDEX, g->tmr_ref);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, g->ref[FN_TMR]);
 	lua_pushinteger(L, type);
 	lua_pushinteger(L, (lua_Integer)n);
 	rc = lua_pcall(L, 2, 0, 1);
@@ -396,11 +514,12 @@ void lunar_gen_tick(struct lunar_gen *g, uint64_t now_ns)
 		return;
 	if (setjmp(jb)) {
 		g->dead = true;
+		g->lun->handler_failed = true;
 		lunar_lun_set_state(g->lun, LUNAR_LUN_FAILED, "Lua VM panic");
 		return;
 	}
 	g->panic_jmp = &jb;
-	lua_rawgeti(L, LUA_REGISTRYINDEX, g->tick_ref);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, g->ref[FN_TICK]);
 	lua_pushnumber(L, (lua_Number)now_ns);
 	rc = lua_pcall(L, 1, 0, 1);
 	g->panic_jmp = NULL;
@@ -419,11 +538,12 @@ bool lunar_gen_device(struct lunar_gen *g, const struct lunar_lun_device *dev)
 		return false;
 	if (setjmp(jb)) {
 		g->dead = true;
+		g->lun->handler_failed = true;
 		lunar_lun_set_state(g->lun, LUNAR_LUN_FAILED, "Lua VM panic");
 		return false;
 	}
 	g->panic_jmp = &jb;
-	lua_rawgeti(L, LUA_REGISTRYINDEX, g->device_ref);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, g->ref[FN_DEVICE]);
 	lua_pushnumber(L, (lua_Number)dev->size);
 	lua_pushinteger(L, (lua_Integer)dev->max_sectors);
 	lua_pushinteger(L, dev->write_cache);
@@ -452,7 +572,7 @@ void lunar_gen_destroy(struct lunar_gen *g)
 		return;
 	}
 	g->panic_jmp = &jb;
-	lua_rawgeti(g->L, LUA_REGISTRYINDEX, g->close_ref);
+	lua_rawgeti(g->L, LUA_REGISTRYINDEX, g->ref[FN_CLOSE]);
 	if (lua_pcall(g->L, 0, 0, 1) != 0)
 		report(g, LUA_ERRRUN, "close");
 	g->panic_jmp = NULL;

@@ -16,6 +16,20 @@ struct lunar_lun;
 struct lunar_gen;
 
 struct lunar_gen *lunar_gen_create(struct lunar_lun *lun, char *err, size_t errlen);
+struct lunar_lun_config;
+struct lunar_value;
+/* The same from a configuration that is not the LUN's yet (a reload). */
+struct lunar_gen *lunar_gen_create_with(struct lunar_lun *lun, const struct lunar_lun_config *cfg,
+					const struct lunar_value *args, char *err, size_t errlen);
+/* The handler's check(lun): may it replace the serving generation? */
+int lunar_gen_check(struct lunar_gen *g, char *err, size_t errlen);
+/* export() of from into import() of to (plain data, as text). */
+int lunar_gen_transfer(struct lunar_gen *from, struct lunar_gen *to, char *err, size_t errlen);
+/* The Lua files the generation runs (malloc'd; for on-change reloads). */
+int lunar_gen_files(struct lunar_gen *g, char ***files, size_t *n, char *err, size_t errlen);
+/* Deferred commands the generation holds (the worker counts them). */
+void lunar_gen_hold(struct lunar_gen *g, int delta);
+uint32_t lunar_gen_holding(const struct lunar_gen *g);
 /* Runs the batch (lun->batch[0..n)) through the handler: one lua_pcall. */
 void lunar_gen_dispatch(struct lunar_gen *g, uint32_t n);
 /* Tells the handler about a task management function. */

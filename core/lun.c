@@ -62,9 +62,12 @@ struct lunar_lun *lunar_lun_create(const struct lunar_lun_config *cfg, const str
 	lun->free_stack = calloc(n, sizeof(uint32_t));
 	lun->batch = calloc(n, sizeof(int32_t));
 	lun->done = calloc(n, sizeof(uint32_t));
+	lun->slot_gen = calloc(n, sizeof(*lun->slot_gen));
+	lun->slot_held = calloc(n, sizeof(*lun->slot_held));
 	lun->slot_iov = calloc(n, sizeof(*lun->slot_iov));
 	lun->slot_iov_cap = calloc(n, sizeof(uint32_t));
 	if (!lun->cfg.name || !lun->slots || !lun->free_stack || !lun->batch || !lun->done ||
+	    !lun->slot_gen || !lun->slot_held ||
 	    !lun->slot_iov || !lun->slot_iov_cap)
 		goto fail;
 	for (uint32_t i = 0; i < n; i++) {
@@ -124,6 +127,12 @@ void lunar_lun_destroy(struct lunar_lun *lun)
 	free(lun->free_stack);
 	free(lun->batch);
 	free(lun->done);
+	lunar_gen_destroy(atomic_exchange(&lun->next_gen, NULL));
+	for (unsigned i = 0; i < lun->nretiring; i++)
+		lunar_gen_destroy(lun->retiring[i]);
+	free(lun->retiring);
+	free(lun->slot_gen);
+	free(lun->slot_held);
 	free(lun->cfg.name);
 	free(lun->cfg.handler);
 	free(lun->cfg.tcmu.fabric);
@@ -293,8 +302,36 @@ static void account(struct lunar_lun *lun, const struct lunar_cmd *c, uint64_t n
 		lunar_stat_add(&lun->stats.bytes_in, c->xfer);
 }
 
+/* A retired generation that holds nothing more is closed. */
+static void retire_check(struct lunar_lun *lun, struct lunar_gen *g)
+{
+	if (g == lun->gen || lunar_gen_holding(g))
+		return;
+	for (unsigned i = 0; i < lun->nretiring; i++) {
+		if (lun->retiring[i] != g)
+			continue;
+		lun->retiring[i] = lun->retiring[--lun->nretiring];
+		lunar_gen_destroy(g);
+		return;
+	}
+}
+
+/* A slot leaves the generation that deferred it. */
+static void unhold(struct lunar_lun *lun, struct lunar_cmd *c)
+{
+	struct lunar_gen *g = lun->slot_gen[c->slot];
+
+	lun->slot_gen[c->slot] = NULL;
+	if (!lun->slot_held[c->slot])
+		return;
+	lun->slot_held[c->slot] = false;
+	lunar_gen_hold(g, -1);
+	retire_check(lun, g);
+}
+
 static void finish(struct lunar_lun *lun, struct lunar_cmd *c, uint64_t now)
 {
+	unhold(lun, c);
 	account(lun, c, now);
 	lun->port->ops->complete(lun->port, c);
 	lunar_lun_slot_put(lun, c);
@@ -321,8 +358,15 @@ static uint32_t finish_batch(struct lunar_lun *lun)
 	for (uint32_t i = 0; i < lun->nbatch; i++) {
 		struct lunar_cmd *c = &lun->slots[lun->batch[i]];
 
-		if (c->state == LUNAR_CMD_DEFERRED)
+		if (c->state == LUNAR_CMD_DEFERRED) {
+			struct lunar_gen *g = lun->slot_gen[c->slot];
+
+			if (g && !lun->slot_held[c->slot]) {
+				lun->slot_held[c->slot] = true;
+				lunar_gen_hold(g, 1);
+			}
 			continue;
+		}
 		if (c->state != LUNAR_CMD_DONE) {
 			lunar_cmd_set_sense(c, LUNAR_SK_HARDWARE_ERROR, 0x44, 0x00);
 			c->state = LUNAR_CMD_DONE;
@@ -409,6 +453,36 @@ static void cancel_held(struct lunar_lun *lun, const struct lunar_tmr *t)
 	}
 }
 
+/* Each aborted command goes to the generation that holds it; a reset with
+ * no command goes to the serving one. */
+static void tmr_to_owners(struct lunar_lun *lun, struct lunar_tmr *t)
+{
+	uint32_t *mine = malloc(sizeof(uint32_t) * (t->n ? t->n : 1));	/* rare: a TMR */
+	struct lunar_gen *gens[64];
+	unsigned ng = 0;
+
+	if (!mine) {
+		log_err("%s: out of memory: a task management function is not passed on",
+			lun->cfg.name);
+		return;
+	}
+	if (lun->gen)
+		gens[ng++] = lun->gen;
+	for (unsigned i = 0; i < lun->nretiring && ng < 64; i++)
+		gens[ng++] = lun->retiring[i];
+	for (unsigned k = 0; k < ng; k++) {
+		uint32_t n = 0;
+
+		for (uint32_t i = 0; i < t->n; i++)
+			if (lun->slot_gen[t->slots[i]] == gens[k] ||
+			    (!lun->slot_gen[t->slots[i]] && gens[k] == lun->gen))
+				mine[n++] = t->slots[i];
+		if (n || (gens[k] == lun->gen && t->n == 0))
+			lunar_gen_tmr(gens[k], t->type, mine, n);
+	}
+	free(mine);
+}
+
 static uint32_t deliver_tmrs(struct lunar_lun *lun)
 {
 	uint32_t n = 0;
@@ -417,8 +491,8 @@ static uint32_t deliver_tmrs(struct lunar_lun *lun)
 		struct lunar_tmr *t = lun->tmrs;
 
 		lun->tmrs = t->next;
-		if (lun->gen && atomic_load(&lun->state) == LUNAR_LUN_SERVING)
-			lunar_gen_tmr(lun->gen, t->type, t->slots, t->n);
+		if (atomic_load(&lun->state) == LUNAR_LUN_SERVING)
+			tmr_to_owners(lun, t);
 		if (t->cancel)
 			cancel_held(lun, t);
 		free(t);
@@ -450,10 +524,68 @@ void lunar_wake_at(int lun_id, uint64_t ns)
 		lun->wake_ns = ns;
 }
 
+void lunar_lun_set_next_gen(struct lunar_lun *lun, struct lunar_gen *g)
+{
+	/* one that was handed over and never swapped in is simply dropped */
+	lunar_gen_destroy(atomic_exchange(&lun->next_gen, g));
+	if (lun->thread_started)
+		lunar_worker_wake(lun);
+}
+
+void lunar_lun_reload_msg(struct lunar_lun *lun, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&lun->lock);
+	va_start(ap, fmt);
+	vsnprintf(lun->reload_msg, sizeof(lun->reload_msg), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&lun->lock);
+}
+
+/* Worker, between batches: a reload's generation takes over. */
+static void swap_gen(struct lunar_lun *lun)
+{
+	struct lunar_gen *g = atomic_exchange(&lun->next_gen, NULL), *old = lun->gen, **r;
+	char err[512];
+
+	if (!g)
+		return;
+	if (old && lunar_gen_transfer(old, g, err, sizeof(err)) < 0)
+		log_warn("%s: export()/import() failed, the new handler starts afresh: %s",
+			 lun->cfg.name, err);
+	lun->gen = g;
+	if (old && lunar_gen_holding(old)) {
+		r = realloc(lun->retiring, (lun->nretiring + 1) * sizeof(*r));
+		if (r) {
+			lun->retiring = r;
+			lun->retiring[lun->nretiring++] = old;
+		} else {
+			log_err("%s: out of memory: the old handler's held commands are lost",
+				lun->cfg.name);
+		}
+	} else if (old) {
+		lunar_gen_destroy(old);
+	}
+	lunar_stat_add(&lun->stats.reloads, 1);
+	if (lun->handler_failed) {
+		lun->handler_failed = false;
+		lunar_lun_set_state(lun, LUNAR_LUN_SERVING, "%s", "");
+	}
+	/* the new state learns the device as the old one knew it */
+	atomic_store(&lun->dev_changed, true);
+}
+
 void lunar_lun_tick(struct lunar_lun *lun)
 {
+	uint64_t now = lunar_now_ns();
+
+	swap_gen(lun);
 	if (lun->gen && atomic_load(&lun->state) == LUNAR_LUN_SERVING)
-		lunar_gen_tick(lun->gen, lunar_now_ns());
+		lunar_gen_tick(lun->gen, now);
+	/* old generations answer what they deferred from their ticks */
+	for (unsigned i = 0; i < lun->nretiring; i++)
+		lunar_gen_tick(lun->retiring[i], now);
 	lun->nbatch = 0;
 	finish_batch(lun);
 	/* answered commands freed slots: take what waited in the ring */
@@ -479,6 +611,7 @@ void lunar_lun_detach(struct lunar_lun *lun)
 		if (c->state == LUNAR_CMD_FREE)
 			continue;
 		c->seq++;
+		unhold(lun, c);
 		lunar_lun_slot_put(lun, c);
 	}
 	lun->ndone = 0;
@@ -522,6 +655,7 @@ int lunar_lun_run(struct lunar_lun *lun)
 		uint32_t progressed;
 		int n;
 
+		swap_gen(lun);
 		apply_device(lun);
 		lun->nbatch = 0;
 		n = lun->port->ops->drain(lun->port);
@@ -533,8 +667,11 @@ int lunar_lun_run(struct lunar_lun *lun)
 			lunar_stat_add(&lun->stats.batches, 1);
 			if (lun->native)
 				lun->native(lun, lun->nbatch);
-			else if (lun->gen && atomic_load(&lun->state) == LUNAR_LUN_SERVING)
+			else if (lun->gen && atomic_load(&lun->state) == LUNAR_LUN_SERVING) {
+				for (uint32_t i = 0; i < lun->nbatch; i++)
+					lun->slot_gen[lun->batch[i]] = lun->gen;
 				lunar_gen_dispatch(lun->gen, lun->nbatch);
+			}
 			else
 				fail_batch(lun, LUNAR_SK_NOT_READY, 0x04, 0x03);
 		}

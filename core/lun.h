@@ -86,7 +86,14 @@ struct lunar_lun {
 	struct lunar_tmr *tmrs;			/* waiting for the batch to pass */
 
 	struct lunar_port *port;
-	struct lunar_gen *gen;
+	struct lunar_gen *gen;			/* serving (the worker swaps it) */
+	struct lunar_gen *_Atomic next_gen;	/* a reload's, to swap in */
+	struct lunar_gen **retiring;		/* replaced, still holding commands */
+	unsigned nretiring;
+	struct lunar_gen **slot_gen;		/* the generation a slot went to */
+	bool *slot_held;			/* counted in its generation's holds */
+	bool handler_failed;			/* FAILED because of the handler */
+	char reload_msg[256];			/* lock: the last reload's outcome */
 	/* A handler written in C instead of Lua: the benchmark's reference
 	 * ceiling.  Answers lun->batch[0..n) like the Lua dispatcher does. */
 	void (*native)(struct lunar_lun *lun, uint32_t n);
@@ -160,6 +167,16 @@ void lunar_cmd_set_sense(struct lunar_cmd *c, uint8_t key, uint8_t asc, uint8_t 
 void lunar_lun_set_state(struct lunar_lun *lun, enum lunar_lun_state st, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 const char *lunar_lun_state_name(int st);
+
+/*
+ * A new generation for the LUN (a reload): the worker swaps it in between
+ * batches, carries export()/import() state across, and keeps the old one
+ * until the commands it deferred are answered.  A generation handed over
+ * earlier and not swapped in yet is dropped.  Any thread.
+ */
+void lunar_lun_set_next_gen(struct lunar_lun *lun, struct lunar_gen *g);
+/* Records a reload's outcome for lunarctl status. */
+void lunar_lun_reload_msg(struct lunar_lun *lun, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * The transport learned (new) device attributes.  The handler sees them

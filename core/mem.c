@@ -10,13 +10,42 @@
  * Memory a handler asks for by name.  It lives in the LUN, not in a Lua
  * state, so a RAM disk survives a handler reload.  Anonymous mappings are
  * zero-filled and take memory only where they are written.
+ *
+ * A region can grow and shrink (a resized LUN) without moving: address
+ * space for twice the size (at least 1 GiB more) is reserved up front and
+ * only the part in use is accessible.  A generation that was replaced but
+ * still answers deferred commands keeps a valid pointer.
  */
 struct lunar_mem_region {
 	struct lunar_mem_region *next;
 	char *name;
-	void *base;
-	uint64_t size;
+	uint8_t *base;
+	uint64_t size;		/* accessible */
+	uint64_t reserved;	/* mapped (the rest PROT_NONE) */
 };
+
+static uint64_t page_up(uint64_t n)
+{
+	return (n + 4095) & ~4095ull;
+}
+
+/* Makes [0, size) of r usable and the rest not (its pages dropped). */
+static int resize(struct lunar_mem_region *r, uint64_t size)
+{
+	uint64_t old = page_up(r->size), want = page_up(size);
+
+	if (want > r->reserved)
+		return -1;
+	if (want > old && mprotect(r->base + old, want - old, PROT_READ | PROT_WRITE) < 0)
+		return -1;
+	if (want < old) {
+		/* what lies beyond reads as zeros if it grows back */
+		madvise(r->base + want, old - want, MADV_DONTNEED);
+		mprotect(r->base + want, old - want, PROT_NONE);
+	}
+	r->size = size;
+	return 0;
+}
 
 void *lunar_mem(int lun_id, const char *name, uint64_t size)
 {
@@ -30,7 +59,8 @@ void *lunar_mem(int lun_id, const char *name, uint64_t size)
 	for (r = lun->mem; r; r = r->next) {
 		if (strcmp(r->name, name))
 			continue;
-		p = (size == 0 || size == r->size) ? r->base : NULL;
+		if (size == 0 || size == r->size || resize(r, size) == 0)
+			p = r->base;
 		goto out;
 	}
 	if (size == 0 || size > (1ull << 46))
@@ -39,14 +69,15 @@ void *lunar_mem(int lun_id, const char *name, uint64_t size)
 	if (!r)
 		goto out;
 	r->name = strdup(name);
-	r->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		       -1, 0);
-	if (!r->name || r->base == MAP_FAILED) {
+	r->reserved = page_up(size) + (size > (1ull << 30) ? page_up(size) : (1ull << 30));
+	r->base = mmap(NULL, r->reserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (!r->name || r->base == MAP_FAILED || resize(r, size) < 0) {
+		if (r->base != MAP_FAILED)
+			munmap(r->base, r->reserved);
 		free(r->name);
 		free(r);
 		goto out;
 	}
-	r->size = size;
 	r->next = lun->mem;
 	lun->mem = r;
 	p = r->base;
@@ -61,7 +92,7 @@ void lunar_mem_free_all(struct lunar_lun *lun)
 		struct lunar_mem_region *r = lun->mem;
 
 		lun->mem = r->next;
-		munmap(r->base, r->size);
+		munmap(r->base, r->reserved);
 		free(r->name);
 		free(r);
 	}

@@ -35,6 +35,14 @@ struct lunar_transport_ops {
 	 */
 	void (*quiesce)(struct lunar_daemon *d);
 	void (*stop)(struct lunar_daemon *d);
+	/*
+	 * A config reload: a LUN appears or goes while the daemon runs
+	 * (optional: without them, such changes wait for a restart).  add
+	 * gives it a device as start does; remove detaches it and releases
+	 * what the transport made for it (the core destroys the LUN after).
+	 */
+	int (*add)(struct lunar_daemon *d, struct lunar_lun *lun, char *err, size_t errlen);
+	void (*remove)(struct lunar_daemon *d, struct lunar_lun *lun);
 	/* One line on the LUN's device, for lunarctl status ("" if none). */
 	void (*describe)(struct lunar_lun *lun, char *buf, size_t len);
 };

@@ -229,6 +229,41 @@ int lunar_parse_size(const char *s, uint64_t *out, const char **why)
 	return -1;
 }
 
+int lunar_parse_duration(const char *s, uint64_t *ns, const char **why)
+{
+	static const struct {
+		const char *name;
+		uint64_t ns;
+	} units[] = {
+		{ "", 1000000000u }, { "s", 1000000000u }, { "ms", 1000000u }, { "us", 1000u },
+		{ "ns", 1 }, { "m", 60000000000ull }, { "min", 60000000000ull }, { "h", 3600000000000ull },
+	};
+	char *end;
+	double v;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!isdigit((unsigned char)*s)) {
+		*why = "expected a duration such as 20s, 500ms or 2m";
+		return -1;
+	}
+	v = strtod(s, &end);
+	while (*end == ' ')
+		end++;
+	for (size_t i = 0; i < LUNAR_ARRAY_SIZE(units); i++) {
+		if (strcmp(end, units[i].name))
+			continue;
+		if (v * (double)units[i].ns > 1e18) {
+			*why = "duration is too long";
+			return -1;
+		}
+		*ns = (uint64_t)(v * (double)units[i].ns);
+		return 0;
+	}
+	*why = "unknown unit: use ms, s, m or h";
+	return -1;
+}
+
 void lunar_format_size(uint64_t n, char *out, size_t outlen)
 {
 	static const char *names[] = { "B", "KiB", "MiB", "GiB", "TiB" };

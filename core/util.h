@@ -45,6 +45,11 @@ long lunar_hex_decode(const char *s, uint8_t *out, size_t max);
  * Returns 0 or -1 with *why set to a static message.
  */
 int lunar_parse_size(const char *s, uint64_t *out, const char **why);
+/*
+ * "20s", "500ms", "2m", "1h", "250us" -> nanoseconds.  A plain number is
+ * seconds.  Returns 0 or -1 with *why set.
+ */
+int lunar_parse_duration(const char *s, uint64_t *ns, const char **why);
 /* Formats a byte count with the largest exact binary unit ("64MiB"). */
 void lunar_format_size(uint64_t n, char *out, size_t outlen);
 

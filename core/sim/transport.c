@@ -102,6 +102,28 @@ static int sim_start(struct lunar_daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
+static int sim_add(struct lunar_daemon *d, struct lunar_lun *lun, char *err, size_t errlen)
+{
+	if (lunar_sim_transport_open(lun, err, errlen) < 0)
+		return -1;
+	if (lunar_lun_attach(lun, lun->port) < 0) {
+		snprintf(err, errlen, "cannot start its worker");
+		lunar_sim_transport_close(lun);
+		return -1;
+	}
+	return 0;
+}
+
+static void sim_remove(struct lunar_daemon *d, struct lunar_lun *lun)
+{
+	lunar_lun_detach(lun);
+	if (lun->transport) {
+		/* whoever waits on it (lunarctl cdb) gets TASK ABORTED now */
+		lunar_sim_cancel(lun->transport);
+		lunar_sim_transport_close(lun);
+	}
+}
+
 static int sim_fd(struct lunar_daemon *d)
 {
 	return -1;
@@ -155,5 +177,7 @@ const struct lunar_transport_ops lunar_sim_transport = {
 	.event = sim_event,
 	.quiesce = sim_quiesce,
 	.stop = sim_stop,
+	.add = sim_add,
+	.remove = sim_remove,
 	.describe = sim_describe,
 };

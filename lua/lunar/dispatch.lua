@@ -1,7 +1,7 @@
 --- lunar.dispatch: the core-owned loop between the C worker and a handler.
 --
--- C calls new() once per generation (protected), keeps the functions it
--- returns, and then makes exactly one lua_pcall of batch(n) per ring
+-- C calls new() once per generation (protected), keeps the functions of
+-- the table it returns, and then makes exactly one lua_pcall of batch(n) per ring
 -- wakeup.  batch() walks the slot indices C left in the batch vector and
 -- calls the handler for each under its own xpcall, so one failing command
 -- never takes the rest of the batch down.  Nothing here allocates per
@@ -13,6 +13,7 @@ local lunar = require "lunar"
 local scsi = require "lunar.scsi"
 local disk = require "lunar.disk"
 local filter = require "lunar.filter"
+local state = require "lunar.state"
 
 local C = ffi.C
 local xpcall, type, tostring, error = xpcall, type, tostring, error
@@ -60,6 +61,7 @@ function M.new(lun_id, info, cmd_size)
    for i = 0, nslots - 1 do cmds[i] = slots + i end
 
    local h = load_handler(info)
+   local handler = h             -- the handler's own table (check/export/import)
    local lun = lunar.new_lun(info)
    if h.open then h.open(lun, info.args) end
    -- lunar.disk around the handler's ops (or behind its lunar.PASS), the
@@ -156,7 +158,38 @@ function M.new(lun_id, info, cmd_size)
       return true
    end
 
-   return batch, tmr, close, tick, device
+   -- Reload: check(lun) may refuse a generation before it serves;
+   -- export(lun) -> value and import(lun, value) carry state across
+   -- generations (plain data: tables, strings, numbers, booleans).
+   local function check()
+      if handler.check then handler.check(lun) end
+   end
+
+   local function export()
+      if not handler.export then return nil end
+      return state.encode(handler.export(lun))
+   end
+
+   local function import(text)
+      if handler.import and text then handler.import(lun, state.decode(text)) end
+   end
+
+   -- The Lua files this generation runs: a change to any of them reloads
+   -- a LUN with `reload: on-change`.
+   local function files()
+      local out, seen = { info.handler }, { [info.handler] = true }
+      for name in pairs(package.loaded) do
+         local path = type(name) == "string" and package.searchpath(name, package.path)
+         if path and not seen[path] then
+            seen[path] = true
+            out[#out + 1] = path
+         end
+      end
+      return out
+   end
+
+   return { batch = batch, tmr = tmr, close = close, tick = tick, device = device,
+      check = check, export = export, import = import, files = files }
 end
 
 return M

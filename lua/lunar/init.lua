@@ -105,12 +105,12 @@ end
 
 --- lunar.mem(lun, name, size) -- C-owned, zero-filled memory of size bytes
 -- (a uint8_t pointer).  The same name gives the same memory for the life
--- of the LUN, across handler reloads.
+-- of the LUN, across handler reloads; another size resizes it in place
+-- (the pointer does not change, new bytes read zeros).
 function lunar.mem(lun, name, size)
    local p = C.lunar_mem(lun.id, name, size)
    if p == nil then
-      error(string.format("lunar.mem(%q, %d): no memory, or the region exists with another size",
-         name, size), 2)
+      error(string.format("lunar.mem(%q, %d): out of memory or address space", name, size), 2)
    end
    return ffi.cast("uint8_t *", p)
 end

@@ -129,8 +129,10 @@ int lunar_cmd_complete(struct lunar_cmd *cmd);
 
 /*
  * C-owned memory named per LUN: zero-filled on first use, kept across
- * handler reloads, freed when the LUN goes away.  Returns NULL when the
- * size differs from an existing region of that name or memory is short.
+ * handler reloads, freed when the LUN goes away.  Asking again with
+ * another size resizes the region in place (the address does not change;
+ * what grows reads zeros); size 0 returns it as it is.  NULL when memory
+ * or address space is short.
  */
 void *lunar_mem(int lun_id, const char *name, uint64_t size);
 

@@ -25,6 +25,11 @@ function M.open(lun, args)
    lun.rotation_rate = 1          -- non-rotating
 end
 
+-- A resized LUN: the region grows or shrinks where it is (lunar.mem).
+function M.resize(lun, old)
+   lun.ram = lunar.mem(lun, "ram", lun.size)
+end
+
 function M.read(lun, cmd, off, len)
    cmd:data_in(lun.ram + off, len)
 end
