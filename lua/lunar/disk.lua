@@ -34,8 +34,8 @@ local band, bor, bxor, bnot, rshift, lshift = bit.band, bit.bor, bit.bxor, bit.b
    bit.lshift
 local copy, fill, cast = ffi.copy, ffi.fill, ffi.cast
 local min, max, floor = math.min, math.max, math.floor
-local tonumber, tostring, type, error, ipairs, unpack = tonumber, tostring, type, error, ipairs,
-   unpack
+local tonumber, tostring, type, error, ipairs = tonumber, tostring, type, error, ipairs
+local unpack, rawset = unpack, rawset
 local be16, be24, be32, be64 = scsi.be16, scsi.be24, scsi.be32, scsi.be64
 local put_be16, put_be32, put_be64 = scsi.put_be16, scsi.put_be32, scsi.put_be64
 local fp = scsi.field_pointer
@@ -1145,8 +1145,8 @@ local function build_ops(d)
    local list = {}
    for _, s in ipairs(SPEC) do
       local op, sa, len, name, run, flags, needs, usage = unpack(s)
-      local have = needs == nil or (needs == "medium" and d.read ~= nil) or
-         (needs == "unmap" and d.unmap ~= nil)
+      local have = needs == nil or (needs == "medium" and d.read) or
+         (needs == "unmap" and d.unmap)
       if have then
          local u = {}
          for i = 1, len - 1 do u[i] = usage[i] end
@@ -1194,7 +1194,22 @@ local function build_ops(d)
 end
 
 local Disk = {}
-Disk.__index = Disk
+
+-- Methods, and the big buffers made when first asked for.
+local LAZY = {
+   param = function(d) return page(65536) end,
+   bounce = function(d) return page(d.chunk_blocks * d.bs) end,
+}
+Disk.__index = function(d, k)
+   local m = Disk[k]
+   if m ~= nil then return m end
+   local make = LAZY[k]
+   if make then
+      local b = make(d)
+      rawset(d, k, b)
+      return b
+   end
+end
 
 --- disk.new(lun, h) -- a disk over handler h's ops (called after h.open).
 -- Settings come from lun.args (docs/disk.md) and from what open left in
@@ -1205,22 +1220,24 @@ function M.new(lun, h, raw)
    local args = lun.args or {}
    local d = setmetatable({ lun = lun, h = h }, Disk)
    d.bs, d.blocks = lun.block_size, lun.blocks
-   d.read = h.read
-   d.write = h.write
-   d.flush = h.flush
-   d.unmap = h.unmap
-   d.write_same = h.write_same
-   d.compare_and_write = h.compare_and_write
-   if bool_arg(args, "unmap", true) == false then d.unmap = nil end
+   -- false, not nil, for an op that is not there: a nil field would go to
+   -- the metatable's __index on every command that tests it
+   d.read = h.read or false
+   d.write = h.write or false
+   d.flush = h.flush or false
+   d.unmap = h.unmap or false
+   d.write_same = h.write_same or false
+   d.compare_and_write = h.compare_and_write or false
+   if bool_arg(args, "unmap", true) == false then d.unmap = false end
    d.readonly = bool_arg(args, "readonly", false)
-   d.wp_fixed = d.readonly or d.write == nil
-   d.lbprz = d.unmap ~= nil and lun.lbprz == true
+   d.wp_fixed = d.readonly or not d.write
+   d.lbprz = d.unmap and lun.lbprz == true
    d.vendor = ascii_arg(args, "vendor", "LUNAR", 8)
    d.product = ascii_arg(args, "product", "lunar disk", 16)
    d.revision = ascii_arg(args, "revision", "0001", 4)
    d.serial = ascii_arg(args, "serial", lun.name, 64)
    d.rotation_rate = int_arg(args, "rotation_rate", lun.rotation_rate or 0, 0, 0xfffe)
-   d.wce_default = d.flush ~= nil and bool_arg(args, "write_cache", true)
+   d.wce_default = d.flush and bool_arg(args, "write_cache", true)
    -- LIO's rule: descriptor sense when 64-bit LBAs need it
    local dsense = bool_arg(args, "descriptor_sense", d.blocks > 0xffffffff)
    if raw then dsense = lunar.descriptor_sense() end   -- a raw handler chose already
@@ -1243,11 +1260,11 @@ function M.new(lun, h, raw)
    if power_on then queue_ua(d, 0x29, 0x00) end
    d.stopped = false
 
-   -- buffers: responses, parameter lists, the bounce buffer for emulation
+   -- buffers: responses; parameter lists and the bounce buffer for
+   -- emulation come on first use (Disk.__index), so that a LUN that never
+   -- needs them (a raw handler's, most of all) does not carry 1 MiB
    d.resp = page(256)
-   d.param = page(65536)
    d.chunk_blocks = max(floor(1048576 / d.bs), d.max_compare_and_write)
-   d.bounce = page(d.chunk_blocks * d.bs)
    d.zero = page(d.bs)
    d.s = cmd_t()
    d.s_iov = iov_t()
@@ -1289,7 +1306,7 @@ end
 --- d:set_readonly(on) -- write protect the medium (MODE SENSE WP, 7/27/00).
 function Disk:set_readonly(on)
    self.readonly = on and true or false
-   self.wp_fixed = self.readonly or self.write == nil
+   self.wp_fixed = self.readonly or not self.write
    self.wp = self.wp_fixed or self.swp
 end
 
