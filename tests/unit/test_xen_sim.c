@@ -156,11 +156,6 @@ static bool pump(struct fx *f, cond_fn cond, void *arg)
 	return cond(f, arg);
 }
 
-static bool never(struct fx *f, void *arg)
-{
-	return false;
-}
-
 /* Lets both sides run a while (to see that something does NOT happen). */
 static void settle(struct fx *f)
 {
@@ -173,7 +168,6 @@ static void settle(struct fx *f)
 			if (f->fronts[k])
 				lunar_xen_front_step(f->fronts[k]);
 	}
-	(void)never;
 }
 
 static bool io_done(struct fx *f, void *arg)
@@ -504,6 +498,20 @@ static void test_attach_without_v_dev_takes_the_next_target(void **state)
 	}
 	assert_false(lunar_xen_front_has(f->fronts[0], 0, 2, 0));
 	assert_true(lunar_xen_front_has(f->fronts[0], 0, 1, 0));
+	/* a LUN serves one vhost at a time: disk0 on a second vhost fails */
+	{
+		struct lunar_xen_target tg1 = target("1");
+		char dev[200];
+		struct st s = { dev, "state", 6 };
+
+		d0.auto_vdev = true;
+		assert_int_equal(lunar_xen_attach(f->tool_xs, &tg1, &d0, 1, err, sizeof(err)), 0);
+		f->fronts[1] = lunar_xen_front_create(f->sim, GUEST, "1");
+		be_path(dev, sizeof(dev), "1");
+		strcat(dev, "/vscsi-devs/dev-0");
+		assert_true(pump(f, node_is, &s));
+		assert_false(lunar_xen_front_has(f->fronts[1], 0, 0, 0));
+	}
 }
 
 static void test_close_detach_and_attach_again(void **state)
