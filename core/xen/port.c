@@ -59,10 +59,20 @@ static int xp_drain(struct lunar_port *p)
 	if (read(xp->efd, &cnt, sizeof(cnt)) < 0) {
 		/* EAGAIN: the queue is read anyway */
 	}
+	/*
+	 * ABORT and RESET first, against the commands already in slots: those
+	 * are all that came before them in the ring (what still waited in the
+	 * queue then was ended by the ring thread), and whatever is queued now
+	 * came after them.
+	 */
 	pthread_mutex_lock(&vh->lock);
 	ntmr = xp->ntmr;
 	memcpy(tmrs, xp->tmrq, ntmr * sizeof(tmrs[0]));
 	xp->ntmr = 0;
+	pthread_mutex_unlock(&vh->lock);
+	for (uint32_t i = 0; i < ntmr; i++)
+		deliver_tmr(xp, &tmrs[i]);
+	pthread_mutex_lock(&vh->lock);
 	while (xp->qhead && lun->nfree) {
 		struct vreq *v = xp->qhead;
 		struct lunar_cmd *c = lunar_lun_slot_get(lun);
@@ -84,10 +94,6 @@ static int xp_drain(struct lunar_port *p)
 		n++;
 	}
 	pthread_mutex_unlock(&vh->lock);
-	/* commands taken above come before these in the ring; they reach
-	 * the handler first (lunar_lun_tmr delivers after the batch) */
-	for (uint32_t i = 0; i < ntmr; i++)
-		deliver_tmr(xp, &tmrs[i]);
 	return n;
 }
 

@@ -421,6 +421,32 @@ static void test_reset_ends_every_held_command(void **state)
 	assert_int_equal(rs.rslt, LUNAR_VSCSI_RESET_FAILED);
 }
 
+static void test_reset_spares_commands_sent_after_it(void **state)
+{
+	struct fx *f = *state;
+	struct lunar_xen_front_io before = { .cdb = { 0xc0 }, .cdb_len = 6,
+					     .dma = LUNAR_VSCSI_DMA_NONE };
+	struct lunar_xen_front_io after = before, rs, ab;
+
+	connect_front(f, 0, "0", "held", 0);
+	assert_int_equal(lunar_xen_front_submit(f->fronts[0], &before), 0);
+	settle(f);
+	/* the reset and a new command in the same batch of the ring */
+	assert_int_equal(lunar_xen_front_reset(f->fronts[0], 0, 0, 0, &rs), 0);
+	assert_int_equal(lunar_xen_front_submit(f->fronts[0], &after), 0);
+	assert_true(pump(f, io_done, &rs));
+	assert_int_equal(rs.rslt, LUNAR_VSCSI_RESET_SUCCESS);
+	assert_true(before.done);
+	assert_int_equal(before.rslt, 0x40);
+	settle(f);
+	assert_false(after.done);
+	/* the later one is still the handler's, until it is aborted itself */
+	assert_int_equal(lunar_xen_front_abort(f->fronts[0], &after, &ab), 0);
+	assert_true(pump(f, io_done, &ab));
+	assert_true(after.done);
+	assert_int_equal(after.rslt, 0x40);
+}
+
 static void test_hot_add_and_remove_a_lun(void **state)
 {
 	struct fx *f = *state;
@@ -725,6 +751,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_lun_is_no_connect_and_unknown_opcode_is_5_20_00, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_ends_a_held_command_then_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_ends_every_held_command, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_spares_commands_sent_after_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hot_add_and_remove_a_lun, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_without_v_dev_takes_the_next_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_detach_and_attach_again, setup, teardown),
