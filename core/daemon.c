@@ -18,6 +18,7 @@
 #include "notify.h"
 #include "reload.h"
 #include "transports.h"
+#include "watchdog.h"
 
 enum { EV_SIGNAL = 1, EV_CTL = 2, EV_RELOAD = 3 };	/* transports: 0x100 + type */
 
@@ -185,6 +186,7 @@ int lunar_daemon_run(const char *config_path, const char *ctl_path)
 	epoll_ctl(epfd, EPOLL_CTL_ADD, d.ctl_fd, &ev);
 	started = start_transports(&d, epfd);
 	d.reload = lunar_reload_start(&d);
+	lunar_watchdog_start(&d);
 	if (d.reload) {
 		ev.data.u32 = EV_RELOAD;
 		epoll_ctl(epfd, EPOLL_CTL_ADD, lunar_reload_fd(d.reload), &ev);
@@ -235,6 +237,7 @@ int lunar_daemon_run(const char *config_path, const char *ctl_path)
 	}
 out:
 	lunar_notify("STOPPING=1");
+	lunar_watchdog_stop();
 	/* no reload may start applying while LUNs go away */
 	lunar_reload_stop(d.reload);
 	d.reload = NULL;

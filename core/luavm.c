@@ -313,6 +313,12 @@ struct lunar_gen *lunar_gen_create_with(struct lunar_lun *lun, const struct luna
 	lua_setallocf(g->L, capped_alloc, g);
 	lua_atpanic(g->L, on_panic);
 	rc = run_setup(g);
+	if (rc == 0) {
+		/* The message handler every later lua_pcall names as index 1:
+		 * what setup pushed went with the lua_cpcall frame. */
+		lua_settop(g->L, 0);
+		lua_pushcfunction(g->L, traceback);
+	}
 	if (rc == -2) {
 		snprintf(err, errlen, "Lua VM panic while loading the handler");
 		return NULL;	/* state and g leaked on purpose: not safe to touch */
@@ -557,6 +563,15 @@ bool lunar_gen_device(struct lunar_gen *g, const struct lunar_lun_device *dev)
 	took = lua_toboolean(L, -1);
 	lua_settop(L, 1);
 	return took;
+}
+
+void lunar_gen_discard(struct lunar_gen *g)
+{
+	if (!g)
+		return;
+	if (!g->dead)
+		lua_close(g->L);
+	free(g);
 }
 
 void lunar_gen_destroy(struct lunar_gen *g)

@@ -40,6 +40,8 @@ struct lunar_lun_device;
 bool lunar_gen_device(struct lunar_gen *g, const struct lunar_lun_device *dev);
 /* The handler's tick(lun, now_ns), if it has one. */
 void lunar_gen_tick(struct lunar_gen *g, uint64_t now_ns);
+/* Frees the state without running Lua (a wedged or dead generation). */
+void lunar_gen_discard(struct lunar_gen *g);
 /* Calls the handler's close() and frees the state. */
 void lunar_gen_destroy(struct lunar_gen *g);
 /* Bytes the state holds now. */

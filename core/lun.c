@@ -13,6 +13,13 @@
 #include "util.h"
 #include "worker.h"
 
+/* A Lua call of the worker, bracketed for the watchdog. */
+#define LUA_CALL(lun, call) do { \
+	lunar_lun_lua_enter(lun); \
+	call; \
+	lunar_lun_lua_leave(lun); \
+} while (0)
+
 /*
  * LUNs by id.  Lua reaches its LUN's slots through this table (an integer,
  * never a pointer, crosses the boundary).  Entries are set before a LUN's
@@ -56,6 +63,7 @@ struct lunar_lun *lunar_lun_create(const struct lunar_lun_config *cfg, const str
 	lun->handler = lun->cfg.handler;
 	pthread_mutex_init(&lun->lock, NULL);
 	pthread_mutex_init(&lun->trace_lock, NULL);
+	pthread_mutex_init(&lun->worker_lock, NULL);
 	lun->log_rl = (struct lunar_ratelimit)LUNAR_RATELIMIT_INIT(5000000000ull, 10);
 	lun->nslots = n;
 	lun->slots = calloc(n, sizeof(*lun->slots));
@@ -108,6 +116,14 @@ void lunar_lun_destroy(struct lunar_lun *lun)
 {
 	if (!lun)
 		return;
+	if (atomic_load(&lun->zombies) > 0) {
+		/* A wedged handler thread may still run and reach this LUN
+		 * through its id: the memory and the id stay. */
+		log_warn("%s: a wedged handler thread still runs: the LUN's memory is kept",
+			 lun->cfg.name);
+		atomic_store(&lun->gone, true);
+		return;
+	}
 	atomic_store(&lun->gone, true);
 	/* streams poll at least once a second */
 	while (atomic_load(&lun->refs) > 0)
@@ -143,6 +159,7 @@ void lunar_lun_destroy(struct lunar_lun *lun)
 	free(lun->cfg.xen.backend_type);
 	pthread_mutex_destroy(&lun->lock);
 	pthread_mutex_destroy(&lun->trace_lock);
+	pthread_mutex_destroy(&lun->worker_lock);
 	free(lun);
 }
 
@@ -277,12 +294,20 @@ int32_t *lunar_batch(int lun_id)
 	return lun ? lun->batch : NULL;
 }
 
+static void unhold(struct lunar_lun *lun, struct lunar_cmd *c);
+
 int lunar_cmd_complete(struct lunar_cmd *cmd)
 {
 	struct lunar_lun *lun = cmd ? lunar_lun_get(cmd->lun_id) : NULL;
 
 	if (!lun || cmd < lun->slots || cmd >= lun->slots + lun->nslots)
 		return -1;
+	if (cmd->state == LUNAR_CMD_EXPIRED) {
+		/* answered by the core already: the slot comes back */
+		unhold(lun, cmd);
+		lunar_lun_slot_put(lun, cmd);
+		return 0;
+	}
 	if (cmd->state != LUNAR_CMD_DEFERRED)
 		return -1;
 	cmd->state = LUNAR_CMD_DONE;
@@ -305,13 +330,28 @@ static void account(struct lunar_lun *lun, const struct lunar_cmd *c, uint64_t n
 /* A retired generation that holds nothing more is closed. */
 static void retire_check(struct lunar_lun *lun, struct lunar_gen *g)
 {
-	if (g == lun->gen || lunar_gen_holding(g))
+	if (g == lun->gen)
 		return;
+	if (lunar_gen_holding(g)) {
+		/* what a retired handler held past its deadline was answered
+		 * by the core: do not keep the generation for it */
+		for (uint32_t i = 0; i < lun->nslots; i++)
+			if (lun->slot_gen[i] == g && lun->slots[i].state != LUNAR_CMD_EXPIRED)
+				return;
+		for (uint32_t i = 0; i < lun->nslots; i++) {
+			if (lun->slot_gen[i] != g)
+				continue;
+			lun->slot_gen[i] = NULL;
+			lun->slot_held[i] = false;
+			lunar_gen_hold(g, -1);
+			lunar_lun_slot_put(lun, &lun->slots[i]);
+		}
+	}
 	for (unsigned i = 0; i < lun->nretiring; i++) {
 		if (lun->retiring[i] != g)
 			continue;
 		lun->retiring[i] = lun->retiring[--lun->nretiring];
-		lunar_gen_destroy(g);
+		LUA_CALL(lun, lunar_gen_destroy(g));	/* its close() */
 		return;
 	}
 }
@@ -337,13 +377,22 @@ static void finish(struct lunar_lun *lun, struct lunar_cmd *c, uint64_t now)
 	lunar_lun_slot_put(lun, c);
 }
 
-/* Answers a whole batch without Lua: the handler did not load. */
-static void fail_batch(struct lunar_lun *lun, uint8_t key, uint8_t asc, uint8_t ascq)
+/* Answers a whole batch without Lua: NOT READY when the handler did not
+ * load (or the LUN is quarantined), BUSY while a new generation is being
+ * built after a fault. */
+static void fail_batch(struct lunar_lun *lun)
 {
+	bool busy = atomic_load(&lun->recovering);
+
 	for (uint32_t i = 0; i < lun->nbatch; i++) {
 		struct lunar_cmd *c = &lun->slots[lun->batch[i]];
 
-		lunar_cmd_set_sense(c, key, asc, ascq);
+		if (busy) {
+			c->status = LUNAR_BUSY;
+			c->sense_len = 0;
+		} else {
+			lunar_cmd_set_sense(c, LUNAR_SK_NOT_READY, 0x04, 0x03);
+		}
 		c->state = LUNAR_CMD_DONE;
 	}
 }
@@ -478,7 +527,7 @@ static void tmr_to_owners(struct lunar_lun *lun, struct lunar_tmr *t)
 			    (!lun->slot_gen[t->slots[i]] && gens[k] == lun->gen))
 				mine[n++] = t->slots[i];
 		if (n || (gens[k] == lun->gen && t->n == 0))
-			lunar_gen_tmr(gens[k], t->type, mine, n);
+			LUA_CALL(lun, lunar_gen_tmr(gens[k], t->type, mine, n));
 	}
 	free(mine);
 }
@@ -551,7 +600,11 @@ static void swap_gen(struct lunar_lun *lun)
 
 	if (!g)
 		return;
-	if (old && lunar_gen_transfer(old, g, err, sizeof(err)) < 0)
+	int moved = 0;
+
+	if (old)
+		LUA_CALL(lun, moved = lunar_gen_transfer(old, g, err, sizeof(err)));
+	if (moved < 0)
 		log_warn("%s: export()/import() failed, the new handler starts afresh: %s",
 			 lun->cfg.name, err);
 	lun->gen = g;
@@ -560,6 +613,7 @@ static void swap_gen(struct lunar_lun *lun)
 		if (r) {
 			lun->retiring = r;
 			lun->retiring[lun->nretiring++] = old;
+			retire_check(lun, old);	/* holding only expired ones? */
 		} else {
 			log_err("%s: out of memory: the old handler's held commands are lost",
 				lun->cfg.name);
@@ -568,6 +622,9 @@ static void swap_gen(struct lunar_lun *lun)
 		lunar_gen_destroy(old);
 	}
 	lunar_stat_add(&lun->stats.reloads, 1);
+	atomic_store(&lun->recovering, false);
+	atomic_store(&lun->forgetful, false);
+	lun->quarantined = false;
 	if (lun->handler_failed) {
 		lun->handler_failed = false;
 		lunar_lun_set_state(lun, LUNAR_LUN_SERVING, "%s", "");
@@ -582,10 +639,10 @@ void lunar_lun_tick(struct lunar_lun *lun)
 
 	swap_gen(lun);
 	if (lun->gen && atomic_load(&lun->state) == LUNAR_LUN_SERVING)
-		lunar_gen_tick(lun->gen, now);
+		LUA_CALL(lun, lunar_gen_tick(lun->gen, now));
 	/* old generations answer what they deferred from their ticks */
 	for (unsigned i = 0; i < lun->nretiring; i++)
-		lunar_gen_tick(lun->retiring[i], now);
+		LUA_CALL(lun, lunar_gen_tick(lun->retiring[i], now));
 	lun->nbatch = 0;
 	finish_batch(lun);
 	/* answered commands freed slots: take what waited in the ring */
@@ -645,8 +702,180 @@ static void apply_device(struct lunar_lun *lun)
 	pthread_mutex_unlock(&lun->lock);
 	if (!lun->gen || atomic_load(&lun->state) != LUNAR_LUN_SERVING)
 		return;
-	if (lunar_gen_device(lun->gen, &dev) && dev.size)
+	bool took = false;
+
+	LUA_CALL(lun, took = lunar_gen_device(lun->gen, &dev));
+	if (took && dev.size)
 		__atomic_store_n(&lun->cfg.size, dev.size, __ATOMIC_RELAXED);
+}
+
+/* ---- fault containment ------------------------------------------------------------------ */
+
+void lunar_lun_lua_enter(struct lunar_lun *lun)
+{
+	uint64_t now = lunar_now_ns();
+
+	atomic_store(&lun->lua_busy, now > 1 ? now : 2);
+}
+
+void lunar_lun_lua_leave(struct lunar_lun *lun)
+{
+	uint64_t began = atomic_load(&lun->lua_busy);
+
+	if (began > 1 && atomic_compare_exchange_strong(&lun->lua_busy, &began, 0))
+		return;
+	/*
+	 * The watchdog gave up on this call while it ran: another worker
+	 * serves the LUN now and answered this call's commands.  This thread
+	 * must not touch anything: it leaves, and the worker reclaims what it
+	 * kept once no wedged thread is left.
+	 */
+	atomic_fetch_sub(&lun->zombies, 1);
+	lunar_worker_wake(lun);
+	pthread_exit(NULL);
+}
+
+
+/* Answers c BUSY past its deadline; its buffers are cut off from the
+ * handler, which still holds the slot (EXPIRED) until it answers. */
+static void expire(struct lunar_lun *lun, struct lunar_cmd *c, uint64_t now)
+{
+	c->status = LUNAR_BUSY;
+	c->sense_len = 0;
+	c->xfer = 0;
+	account(lun, c, now);
+	lun->port->ops->complete(lun->port, c);
+	c->iov = NULL;
+	c->iovcnt = c->bidi_iovcnt = 0;
+	c->length = c->bidi_length = 0;
+	c->state = LUNAR_CMD_EXPIRED;
+}
+
+static void expire_held(struct lunar_lun *lun)
+{
+	uint64_t now = lunar_now_ns();
+	unsigned n = 0, suppressed;
+
+	if (!atomic_exchange(&lun->expire_due, false))
+		return;
+	for (uint32_t i = 0; i < lun->nslots; i++) {
+		struct lunar_cmd *c = &lun->slots[i];
+
+		if (c->state == LUNAR_CMD_DEFERRED && now - c->start_ns > lun->cfg.deadline_ns) {
+			expire(lun, c, now);
+			n++;
+		}
+	}
+	if (n && lunar_ratelimit(&lun->log_rl, now, &suppressed))
+		log_warn("%s: %u command%s held past the %.1fs deadline: answered BUSY", lun->cfg.name, n,
+			 n == 1 ? "" : "s", (double)lun->cfg.deadline_ns / 1e9);
+}
+
+/* The first thing a worker replacing a wedged one does: answer every
+ * command the wedged generation had, keep their slots (and, if the port
+ * can, their buffers) until the wedged thread is gone. */
+static void take_over(struct lunar_lun *lun)
+{
+	struct lunar_gen *w = lun->wedged;
+	uint64_t now = lunar_now_ns();
+	unsigned n = 0;
+
+	lun->recover = false;
+	for (uint32_t i = 0; i < lun->nslots; i++) {
+		struct lunar_cmd *c = &lun->slots[i];
+
+		if (lun->slot_gen[i] != w || c->state == LUNAR_CMD_FREE)
+			continue;
+		if (c->state != LUNAR_CMD_EXPIRED) {
+			c->status = LUNAR_BUSY;
+			c->sense_len = 0;
+			c->xfer = 0;
+			account(lun, c, now);
+			if (lun->port->ops->abandon)
+				lun->port->ops->abandon(lun->port, c);
+			else
+				lun->port->ops->complete(lun->port, c);
+			n++;
+		}
+		c->state = LUNAR_CMD_QUARANTINED;
+		lun->slot_held[i] = false;
+	}
+	lun->nbatch = 0;
+	lun->ndone = 0;
+	lun->port->ops->flush(lun->port);
+	log_warn("%s: %u command%s of the wedged handler answered BUSY", lun->cfg.name, n,
+		 n == 1 ? "" : "s");
+}
+
+/* Once no wedged thread runs, what it held is given back. */
+static void reclaim(struct lunar_lun *lun)
+{
+	if (!lun->wedged || atomic_load(&lun->zombies) > 0)
+		return;
+	for (uint32_t i = 0; i < lun->nslots; i++) {
+		struct lunar_cmd *c = &lun->slots[i];
+
+		if (c->state != LUNAR_CMD_QUARANTINED)
+			continue;
+		if (lun->port->ops->release)
+			lun->port->ops->release(lun->port, c);
+		lun->slot_gen[i] = NULL;
+		lunar_lun_slot_put(lun, c);
+	}
+	lunar_gen_discard(lun->wedged);
+	lun->wedged = NULL;
+}
+
+bool lunar_lun_fault(struct lunar_lun *lun, uint64_t now, unsigned limit, uint64_t window_ns)
+{
+	unsigned n = LUNAR_ARRAY_SIZE(lun->faults_at), recent = 0;
+
+	__atomic_fetch_add(&lun->stats.faults, 1, __ATOMIC_RELAXED);
+	memmove(lun->faults_at + 1, lun->faults_at, sizeof(lun->faults_at[0]) * (n - 1));
+	lun->faults_at[0] = now;
+	for (unsigned i = 0; i < n; i++)
+		recent += lun->faults_at[i] && now - lun->faults_at[i] < window_ns;
+	if (recent < limit)
+		return false;
+	lun->quarantined = true;
+	atomic_store(&lun->recovering, false);
+	lun->handler_failed = true;
+	lunar_lun_set_state(lun, LUNAR_LUN_FAILED,
+			    "quarantined: its handler wedged %u times in %.0f s (lunarctl reload %s to try again)",
+			    recent, (double)window_ns / 1e9, lun->cfg.name);
+	return true;
+}
+
+enum lunar_watch lunar_lun_watch(struct lunar_lun *lun, uint64_t now)
+{
+	uint64_t began = atomic_load(&lun->lua_busy);
+	uint32_t expired = 0;
+	bool late = false;
+
+	if (began > 1 && now > began && now - began > lun->cfg.deadline_ns &&
+	    atomic_compare_exchange_strong(&lun->lua_busy, &began, 1)) {
+		lunar_worker_replace(lun);
+		return LUNAR_WATCH_WEDGED;
+	}
+	/* a cheap look at the held commands: the worker does the work */
+	for (uint32_t i = 0; i < lun->nslots; i++) {
+		const struct lunar_cmd *c = &lun->slots[i];
+		uint8_t st = __atomic_load_n(&c->state, __ATOMIC_RELAXED);
+
+		late |= st == LUNAR_CMD_DEFERRED &&
+			now - __atomic_load_n(&c->start_ns, __ATOMIC_RELAXED) > lun->cfg.deadline_ns;
+		expired += st == LUNAR_CMD_EXPIRED;
+	}
+	if (late && !atomic_exchange(&lun->expire_due, true))
+		lunar_worker_wake(lun);
+	/*
+	 * A handler that never answers what it deferred keeps the slots (its
+	 * Lua holds their pointers): with half the queue gone that way, only
+	 * a new generation (the old one then lets go) gives them back.
+	 */
+	if (expired && expired >= (lun->nslots + 1) / 2 && !atomic_exchange(&lun->forgetful, true))
+		return LUNAR_WATCH_FORGETFUL;
+	return LUNAR_WATCH_OK;
 }
 
 int lunar_lun_run(struct lunar_lun *lun)
@@ -655,8 +884,12 @@ int lunar_lun_run(struct lunar_lun *lun)
 		uint32_t progressed;
 		int n;
 
+		if (lun->recover)
+			take_over(lun);
+		reclaim(lun);
 		swap_gen(lun);
 		apply_device(lun);
+		expire_held(lun);
 		lun->nbatch = 0;
 		n = lun->port->ops->drain(lun->port);
 		if (n < 0) {
@@ -670,10 +903,10 @@ int lunar_lun_run(struct lunar_lun *lun)
 			else if (lun->gen && atomic_load(&lun->state) == LUNAR_LUN_SERVING) {
 				for (uint32_t i = 0; i < lun->nbatch; i++)
 					lun->slot_gen[lun->batch[i]] = lun->gen;
-				lunar_gen_dispatch(lun->gen, lun->nbatch);
+				LUA_CALL(lun, lunar_gen_dispatch(lun->gen, lun->nbatch));
 			}
 			else
-				fail_batch(lun, LUNAR_SK_NOT_READY, 0x04, 0x03);
+				fail_batch(lun);
 		}
 		progressed = finish_batch(lun);
 		progressed += deliver_tmrs(lun);

@@ -36,6 +36,13 @@ struct lunar_port_ops {
 	void (*complete)(struct lunar_port *p, struct lunar_cmd *c);
 	/* End of a batch: publish completions, one notification. */
 	void (*flush)(struct lunar_port *p);
+	/*
+	 * Optional, for a wedged handler's commands: answer c like complete(),
+	 * but keep its buffers where the transport put them until release(c):
+	 * the wedged thread may still write into them.
+	 */
+	void (*abandon)(struct lunar_port *p, struct lunar_cmd *c);
+	void (*release)(struct lunar_port *p, struct lunar_cmd *c);
 	void (*destroy)(struct lunar_port *p);
 };
 
@@ -93,6 +100,18 @@ struct lunar_lun {
 	struct lunar_gen **slot_gen;		/* the generation a slot went to */
 	bool *slot_held;			/* counted in its generation's holds */
 	bool handler_failed;			/* FAILED because of the handler */
+
+	/* fault containment (watchdog.c and the worker) */
+	_Atomic uint64_t lua_busy;		/* a worker Lua call began (ns); 1: wedged */
+	atomic_bool expire_due;			/* held commands are past the deadline */
+	atomic_bool recovering;			/* answering BUSY until a new generation */
+	atomic_int zombies;			/* wedged threads that may still run */
+	bool recover;				/* the new worker takes over the wedged */
+	struct lunar_gen *wedged;		/* the generation that wedged */
+	pthread_mutex_t worker_lock;		/* worker thread replacement */
+	uint64_t faults_at[4];			/* when the last faults happened */
+	bool quarantined;			/* too many faults: NOT READY until reload */
+	atomic_bool forgetful;			/* a new generation was asked for */
 	char reload_msg[256];			/* lock: the last reload's outcome */
 	/* A handler written in C instead of Lua: the benchmark's reference
 	 * ceiling.  Answers lun->batch[0..n) like the Lua dispatcher does. */
@@ -175,6 +194,29 @@ const char *lunar_lun_state_name(int st);
  * earlier and not swapped in yet is dropped.  Any thread.
  */
 void lunar_lun_set_next_gen(struct lunar_lun *lun, struct lunar_gen *g);
+/*
+ * Fault containment.  The worker brackets each Lua call with enter/leave;
+ * the watchdog thread calls watch() periodically.  A call that runs past
+ * the LUN's deadline is declared wedged: its thread is abandoned (leave()
+ * does not return to it), a new worker answers its commands BUSY and
+ * serves on, and the reload thread builds a fresh generation.  Too many
+ * faults in a row quarantine the LUN (NOT READY) until a reload.  Commands
+ * a healthy handler held past the deadline are answered BUSY by the
+ * worker.  watch() returns true when the LUN just wedged.
+ */
+void lunar_lun_lua_enter(struct lunar_lun *lun);
+void lunar_lun_lua_leave(struct lunar_lun *lun);
+
+enum lunar_watch {
+	LUNAR_WATCH_OK,
+	LUNAR_WATCH_WEDGED,	/* its worker was replaced */
+	LUNAR_WATCH_FORGETFUL,	/* half its slots expired: a new generation, please */
+};
+enum lunar_watch lunar_lun_watch(struct lunar_lun *lun, uint64_t now);
+/* Counts a fault; quarantines the LUN (returns true) at the limit-th fault
+ * within window_ns. */
+bool lunar_lun_fault(struct lunar_lun *lun, uint64_t now, unsigned limit, uint64_t window_ns);
+
 /* Records a reload's outcome for lunarctl status. */
 void lunar_lun_reload_msg(struct lunar_lun *lun, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

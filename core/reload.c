@@ -361,6 +361,12 @@ static void outcome(struct lunar_lun *lun, bool ok, const char *why, const char 
 	char when[16];
 
 	stamp(when, sizeof(when));
+	if (!ok && atomic_exchange(&lun->recovering, false)) {
+		/* there is no handler to fall back on: NOT READY, not BUSY */
+		lun->handler_failed = true;
+		lunar_lun_set_state(lun, LUNAR_LUN_FAILED,
+				    "its handler wedged and could not be rebuilt: %.180s", err);
+	}
 	if (ok) {
 		lunar_lun_reload_msg(lun, "reloaded at %s (%s)", when, why);
 		log_info("%s: reloaded (%s)", lun->cfg.name, why);

@@ -88,7 +88,8 @@ int lunar_worker_start(struct lunar_lun *lun)
 	lun->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	lun->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	lun->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	lun->wake_ns = lun->armed_ns = 0;
+	/* a tick asked for in open() (before there was a worker) stays */
+	lun->armed_ns = 0;
 	if (lun->epfd < 0 || lun->stop_fd < 0 || lun->wake_fd < 0 || lun->timer_fd < 0)
 		goto fail;
 	ev.data.u32 = EV_WAKE;
@@ -113,16 +114,41 @@ fail:
 	return -1;
 }
 
+void lunar_worker_replace(struct lunar_lun *lun)
+{
+	pthread_mutex_lock(&lun->worker_lock);
+	if (!lun->thread_started) {
+		pthread_mutex_unlock(&lun->worker_lock);
+		return;
+	}
+	atomic_fetch_add(&lun->zombies, 1);
+	/* the stuck thread touches nothing of the LUN any more (its next
+	 * step, leave(), exits): its generation is set aside */
+	lun->wedged = lun->gen;
+	lun->gen = NULL;
+	lun->recover = true;
+	atomic_store(&lun->recovering, true);
+	pthread_detach(lun->thread);
+	if (pthread_create(&lun->thread, NULL, worker_main, lun) != 0) {
+		log_err("%s: cannot start a worker to replace the wedged one: the LUN stops",
+			lun->cfg.name);
+		lun->thread_started = false;
+	}
+	pthread_mutex_unlock(&lun->worker_lock);
+}
+
 void lunar_worker_stop(struct lunar_lun *lun)
 {
 	uint64_t one = 1;
 
+	pthread_mutex_lock(&lun->worker_lock);
 	if (lun->thread_started) {
 		if (write(lun->stop_fd, &one, sizeof(one)) < 0)
 			log_err("%s: cannot stop its worker", lun->cfg.name);
 		pthread_join(lun->thread, NULL);
 		lun->thread_started = false;
 	}
+	pthread_mutex_unlock(&lun->worker_lock);
 	if (lun->epfd >= 0)
 		close(lun->epfd);
 	if (lun->stop_fd >= 0)

@@ -37,6 +37,10 @@ struct lunar_sim {
 	uint32_t free_blocks;
 	uint64_t *id_map;		/* cmd_ids in use; bit 0 always set */
 	struct lunar_sim_io **by_id;
+	struct kept {			/* KEEP_BUF: blocks held past completion */
+		uint32_t *dbi;
+		uint32_t n;
+	} *kept;
 	uint32_t last_cleaned;
 	uint32_t inflight;
 	struct lunar_sim_io *qhead, *qtail;	/* waiting for ring/data space */
@@ -141,13 +145,15 @@ struct lunar_sim *lunar_sim_create(const struct lunar_sim_params *p, char *err, 
 	s->bitmap = calloc((s->max_blocks + 63) / 64, 8);
 	s->id_map = calloc(MAX_IDS / 64, 8);
 	s->by_id = calloc(MAX_IDS, sizeof(*s->by_id));
+	s->kept = calloc(MAX_IDS, sizeof(*s->kept));
 	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (!s->bitmap || !s->id_map || !s->by_id || s->efd < 0)
+	if (!s->bitmap || !s->id_map || !s->by_id || !s->kept || s->efd < 0)
 		goto oom;
 	bit_set(s->id_map, 0);
 	s->mb->version = LUNAR_TCMU_MAILBOX_VERSION;
 	s->mb->flags = p->no_caps ? 0 : p->caps ? p->caps :
-		LUNAR_TCMU_CAP_OOOC | LUNAR_TCMU_CAP_READ_LEN | LUNAR_TCMU_CAP_TMR;
+		LUNAR_TCMU_CAP_OOOC | LUNAR_TCMU_CAP_READ_LEN | LUNAR_TCMU_CAP_TMR |
+		LUNAR_TCMU_CAP_KEEP_BUF;
 	s->mb->cmdr_off = LUNAR_TCMU_CMDR_OFF;
 	s->mb->cmdr_size = cmdr;
 	return s;
@@ -239,6 +245,9 @@ void lunar_sim_destroy(struct lunar_sim *s)
 	free(s->bitmap);
 	free(s->id_map);
 	free(s->by_id);
+	for (uint32_t i = 0; s->kept && i < MAX_IDS; i++)
+		free(s->kept[i].dbi);
+	free(s->kept);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -557,6 +566,55 @@ static void complete_one(struct lunar_sim *s, struct lunar_sim_io *io,
 		io->residual = io->data_in_len - read_len;
 }
 
+/* Moves io's blocks to the kept list of id (io itself goes back). */
+static int keep(struct lunar_sim *s, uint16_t id, struct lunar_sim_io *io)
+{
+	struct kept *k = &s->kept[id];
+
+	k->dbi = malloc(sizeof(uint32_t) * (io->dbi_cnt ? io->dbi_cnt : 1));
+	if (!k->dbi)
+		return -1;
+	memcpy(k->dbi, io->dbi, sizeof(uint32_t) * io->dbi_cnt);
+	k->n = io->dbi_cnt;
+	if (io->dbi != io->dbi_small)
+		free(io->dbi);
+	io->dbi = NULL;
+	io->dbi_cnt = io->dbi_bidi_cnt = 0;
+	return 0;
+}
+
+void lunar_sim_free_kept(struct lunar_sim *s, uint16_t id)
+{
+	struct kept *k;
+	struct lunar_sim_io *done = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	k = &s->kept[id];
+	if (k->dbi) {
+		for (uint32_t i = 0; i < k->n; i++)
+			bit_clear(s->bitmap, k->dbi[i]);
+		s->free_blocks += k->n;
+		free(k->dbi);
+		k->dbi = NULL;
+		k->n = 0;
+		bit_clear(s->id_map, id);
+		run_queue(s, &done);
+	}
+	pthread_mutex_unlock(&s->lock);
+	run_done(done);
+}
+
+uint32_t lunar_sim_kept(struct lunar_sim *s)
+{
+	uint32_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (uint32_t i = 0; i < MAX_IDS; i++)
+		n += s->kept[i].dbi != NULL;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
 void lunar_sim_kick(struct lunar_sim *s)
 {
 	struct lunar_sim_io *done = NULL;
@@ -587,8 +645,13 @@ void lunar_sim_kick(struct lunar_sim *s)
 		}
 		complete_one(s, io, e);
 		s->by_id[e->hdr.cmd_id] = NULL;
-		bit_clear(s->id_map, e->hdr.cmd_id);
-		release_blocks(s, io);
+		if ((e->hdr.uflags & LUNAR_TCMU_UFLAG_KEEP_BUF) && keep(s, e->hdr.cmd_id, io) == 0) {
+			/* answered, but the id and the blocks stay the consumer's
+			 * until lunar_sim_free_kept() */
+		} else {
+			bit_clear(s->id_map, e->hdr.cmd_id);
+			release_blocks(s, io);
+		}
 		s->inflight--;
 		io->next = done;
 		done = io;

@@ -23,7 +23,7 @@ struct lunar_sim_params {
 	uint32_t cmdr_size;	/* command ring bytes (0: 1 MiB - 128) */
 	uint64_t data_size;	/* data area bytes (0: 64 MiB) */
 	uint32_t data_blk_size;	/* data block bytes, page multiple (0: 4096) */
-	uint16_t caps;		/* mailbox flags (0: OOOC|READ_LEN|TMR) */
+	uint16_t caps;		/* mailbox flags (0: OOOC|READ_LEN|TMR|KEEP_BUF) */
 	bool no_caps;		/* really offer no capability at all */
 };
 
@@ -86,6 +86,12 @@ int lunar_sim_exec(struct lunar_sim *s, struct lunar_sim_io *io, int timeout_ms)
  * the ring go to the consumer in a TMR entry (if the mailbox offers TMR).
  */
 int lunar_sim_tmr(struct lunar_sim *s, uint8_t tmr_type, struct lunar_sim_io **ios, uint32_t n);
+
+/* KEEP_BUF: the consumer lets the kernel side reuse a kept command's
+ * data blocks (and its cmd_id), as action/free_kept_buf does; and how many
+ * are kept now. */
+void lunar_sim_free_kept(struct lunar_sim *s, uint16_t cmd_id);
+uint32_t lunar_sim_kept(struct lunar_sim *s);
 
 /* What is outstanding: on the ring, and waiting for ring space. */
 void lunar_sim_counts(struct lunar_sim *s, uint32_t *inflight, uint32_t *queued);

@@ -33,9 +33,15 @@ static void sim_kick(void *ctx)
 	lunar_sim_kick(ctx);
 }
 
+static void sim_free_kept(void *ctx, uint16_t cmd_id)
+{
+	lunar_sim_free_kept(ctx, cmd_id);
+}
+
 static const struct lunar_tcmu_notify sim_notify = {
 	.ack = sim_ack,
 	.kick = sim_kick,
+	.free_kept = sim_free_kept,
 };
 
 int lunar_sim_transport_open(struct lunar_lun *lun, char *err, size_t errlen)

@@ -15,6 +15,7 @@
 struct pending {
 	uint16_t cmd_id;
 	bool done;
+	bool keep_buf;
 	uint8_t status;
 	uint32_t read_len;
 	uint8_t sense[LUNAR_SENSE_MAX];
@@ -84,6 +85,7 @@ static void fifo_set(struct tcmu_port *tp, const struct lunar_tcmu_done *d)
 		if (e->cmd_id != d->cmd_id || e->done)
 			continue;
 		e->done = true;
+		e->keep_buf = d->keep_buf;
 		e->status = d->status;
 		e->read_len = d->read_len;
 		if (d->sense)
@@ -99,7 +101,7 @@ static void fifo_flush(struct tcmu_port *tp)
 		struct pending *e = &tp->fifo[tp->fifo_head];
 		struct lunar_tcmu_done d = {
 			.cmd_id = e->cmd_id, .status = e->status, .read_len = e->read_len,
-			.sense = e->sense,
+			.sense = e->sense, .keep_buf = e->keep_buf,
 		};
 
 		write_done(tp, &d);
@@ -265,6 +267,32 @@ static void tp_complete(struct lunar_port *p, struct lunar_cmd *c)
 	complete_done(tp, &d);
 }
 
+/*
+ * A wedged handler's command: answered now, but with KEEP_BUF its data
+ * blocks stay ours (the wedged thread may still write into them) until
+ * release().  Without the capability it is a plain completion.
+ */
+static void tp_abandon(struct lunar_port *p, struct lunar_cmd *c)
+{
+	struct tcmu_port *tp = to_tp(p);
+	struct lunar_tcmu_done d = { .cmd_id = (uint16_t)c->tag, .status = c->status,
+				     .keep_buf = true };
+
+	if (tp->dead)
+		return;
+	if (c->status == LUNAR_CHECK_CONDITION)
+		d.sense = c->sense;
+	complete_done(tp, &d);
+}
+
+static void tp_release(struct lunar_port *p, struct lunar_cmd *c)
+{
+	struct tcmu_port *tp = to_tp(p);
+
+	if (!tp->dead && (tp->ring.caps & LUNAR_TCMU_CAP_KEEP_BUF) && tp->notify->free_kept)
+		tp->notify->free_kept(tp->ctx, (uint16_t)c->tag);
+}
+
 static void tp_flush(struct lunar_port *p)
 {
 	struct tcmu_port *tp = to_tp(p);
@@ -292,6 +320,8 @@ static const struct lunar_port_ops tcmu_port_ops = {
 	.drain = tp_drain,
 	.complete = tp_complete,
 	.flush = tp_flush,
+	.abandon = tp_abandon,
+	.release = tp_release,
 	.destroy = tp_destroy,
 };
 

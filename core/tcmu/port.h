@@ -13,6 +13,9 @@ struct lunar_tcmu_notify {
 	int (*ack)(void *ctx);		/* consume the "new entries" event;
 					 * -1: the device is gone */
 	void (*kick)(void *ctx);	/* one 4-byte uio write per batch */
+	/* KEEP_BUF: the kernel may reuse a kept command's data blocks now
+	 * (action/free_kept_buf).  Optional. */
+	void (*free_kept)(void *ctx, uint16_t cmd_id);
 };
 
 /*

@@ -249,6 +249,8 @@ int lunar_tcmu_ring_complete(struct lunar_tcmu_ring *r, const struct lunar_tcmu_
 	e->hdr.uflags = 0;
 	if (d->unknown_op)
 		e->hdr.uflags |= LUNAR_TCMU_UFLAG_UNKNOWN_OP;
+	if (d->keep_buf && (r->caps & LUNAR_TCMU_CAP_KEEP_BUF))
+		e->hdr.uflags |= LUNAR_TCMU_UFLAG_KEEP_BUF;
 	e->rsp.scsi_status = d->status;
 	e->rsp.read_len = 0;
 	if (d->read_len && (r->caps & LUNAR_TCMU_CAP_READ_LEN)) {

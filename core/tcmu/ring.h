@@ -87,6 +87,7 @@ struct lunar_tcmu_done {
 	uint8_t status;
 	bool unknown_op;	/* tell the kernel we do not know the op */
 	uint32_t read_len;	/* 0: no READ_LEN (the whole buffer counts) */
+	bool keep_buf;		/* KEEP_BUF: the data blocks stay ours */
 	const uint8_t *sense;	/* 96 bytes, used with CHECK CONDITION */
 };
 

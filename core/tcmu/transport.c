@@ -206,6 +206,7 @@ static int serve(unsigned minor, const char *uio_name, bool reopen)
 		free(v);
 		return refuse(lun, -EBUSY, "%s", err);
 	}
+	v->uio.dir = v->dir;	/* open() cleared it: for free_kept_buf */
 	if (lunar_tcmu_uio_map(&v->uio, err, sizeof(err)) < 0)
 		goto fail;
 	if (reopen) {
@@ -483,6 +484,8 @@ undo:
 
 /* ---- as a transport ------------------------------------------------------------------ */
 
+static void tcmu_stop(struct lunar_daemon *d);
+
 static int tcmu_start(struct lunar_daemon *d, char *err, size_t errlen)
 {
 	bool loop = false, iscsi = false;
@@ -498,7 +501,7 @@ static int tcmu_start(struct lunar_daemon *d, char *err, size_t errlen)
 		tl = calloc(1, sizeof(*tl));
 		if (!tl) {
 			snprintf(err, errlen, "out of memory");
-			return -1;
+			goto fail;
 		}
 		tl->journal.fd = -1;
 		pthread_mutex_lock(&T.lock);
@@ -513,12 +516,12 @@ static int tcmu_start(struct lunar_daemon *d, char *err, size_t errlen)
 	    (loop && lunar_tcmu_load_module("tcm_loop", err, errlen) < 0) ||
 	    (iscsi && lunar_tcmu_load_module("iscsi_target_mod", err, errlen) < 0) ||
 	    lunar_tcmu_mount_configfs(err, errlen) < 0)
-		return -1;
+		goto fail;
 	/* listening before looking: a device added meanwhile is seen twice,
 	 * never missed */
 	T.nl = lunar_tcmu_nl_open(on_event, NULL, err, errlen);
 	if (!T.nl)
-		return -1;
+		goto fail;
 	if (T.own) {
 		char why[256];
 
@@ -526,7 +529,7 @@ static int tcmu_start(struct lunar_daemon *d, char *err, size_t errlen)
 		if (lunar_tcmu_nl_reset_waiters(why, sizeof(why)) < 0)
 			log_warn("tcmu: %s", why);
 		if (lunar_tcmu_nl_set_features(true, err, errlen) < 0)
-			return -1;
+			goto fail;
 		T.features_set = true;
 		log_info("tcmu: lunar owns the TCM-USER netlink family: it answers every device "
 			 "event");
@@ -545,6 +548,10 @@ static int tcmu_start(struct lunar_daemon *d, char *err, size_t errlen)
 		update_desc(lun);
 	}
 	return 0;
+fail:
+	/* the daemon calls stop only for a transport that started */
+	tcmu_stop(d);
+	return -1;
 }
 
 static int tcmu_fd(struct lunar_daemon *d)

@@ -146,7 +146,26 @@ static void uio_kick(void *ctx)
 		log_err("uio%u: kick failed: %s", u->minor, strerror(errno));
 }
 
+/* The kernel reuses a kept command's data blocks once told. */
+static void uio_free_kept(void *ctx, uint16_t cmd_id)
+{
+	struct lunar_tcmu_uio *u = ctx;
+	char path[PATH_MAX], id[16];
+	int fd, n;
+
+	if (!u->dir)
+		return;
+	snprintf(path, sizeof(path), "%s/action/free_kept_buf", u->dir);
+	n = snprintf(id, sizeof(id), "%u", cmd_id);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, id, (size_t)n) != n)
+		log_err("uio%u: free_kept_buf %u: %s", u->minor, cmd_id, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 const struct lunar_tcmu_notify lunar_tcmu_uio_notify = {
 	.ack = uio_ack,
 	.kick = uio_kick,
+	.free_kept = uio_free_kept,
 };

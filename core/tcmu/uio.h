@@ -15,6 +15,7 @@
 
 struct lunar_tcmu_uio {
 	unsigned minor;
+	const char *dir;	/* the device's configfs directory (action/) */
 	int fd;
 	void *map;
 	uint64_t map_size;

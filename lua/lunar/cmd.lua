@@ -35,11 +35,14 @@ M.settings = settings
 local Cmd = {}
 M.methods = Cmd
 
+-- The answer is complete: a fresh command becomes DONE for the dispatcher;
+-- a deferred one (or one the core already answered past its deadline)
+-- goes back to the core.
 local function answered(c)
-   if c.state == DEFERRED then
-      C.lunar_cmd_complete(c)
-   else
+   if c.state == NEW then
       c.state = DONE
+   else
+      C.lunar_cmd_complete(c)
    end
 end
 
@@ -51,9 +54,9 @@ function Cmd.good(c, nbytes)
    answered(c)
 end
 
---- cmd:status(st) -- any SAM status without sense (BUSY, TASK SET FULL,
+--- cmd:reply(st) -- any SAM status without sense (BUSY, TASK SET FULL,
 -- RESERVATION CONFLICT...).
-function Cmd.status(c, st)
+function Cmd.reply(c, st)
    c.status = st
    answered(c)
 end

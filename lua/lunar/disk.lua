@@ -26,8 +26,7 @@ require "lunar.abi_cdef"
 local lunar = require "lunar"
 local scsi = require "lunar.scsi"
 local lio = require "lunar.io"
--- cmd:status() cannot be reached: cmd.status is the struct field
-local set_status = require("lunar.cmd").methods.status
+local set_status = require("lunar.cmd").methods.reply
 
 local C = ffi.C
 local band, bor, bxor, bnot, rshift, lshift = bit.band, bit.bor, bit.bxor, bit.bnot, bit.rshift,

@@ -22,7 +22,7 @@
 
 local ffi = require "ffi"
 require "lunar.abi_cdef"
-local set_status = require("lunar.cmd").methods.status   -- cmd.status is the field
+local set_status = require("lunar.cmd").methods.reply
 local scsi = require "lunar.scsi"
 
 local C = ffi.C

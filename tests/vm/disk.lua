@@ -14,8 +14,6 @@ local file = require "lunar.backend.file"
 
 -- read, write, flush, unmap, close: the file backend's
 local M = setmetatable({}, { __index = file })
--- (cmd.status is the status field: the method is reached this way)
-local set_status = require("lunar.cmd").methods.status
 
 function M.open(lun, args)
    file.open(lun, args)
@@ -33,7 +31,7 @@ end
 
 function M.abort(lun, cmd, tmr_type)
    lunar.log(lun, "abort: type %d, LBA %d", tmr_type, cmd:lba())
-   if cmd:is_deferred() then set_status(cmd, lunar.status.TASK_ABORTED) end
+   if cmd:is_deferred() then cmd:reply(lunar.status.TASK_ABORTED) end
 end
 
 function M.reset(lun, tmr_type)

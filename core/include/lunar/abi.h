@@ -53,6 +53,14 @@ enum lunar_cmd_state {
 	LUNAR_CMD_NEW = 1,	/* core: handed to Lua, no answer yet */
 	LUNAR_CMD_DONE = 2,	/* handler: status (and sense) are final */
 	LUNAR_CMD_DEFERRED = 3,	/* handler: will call lunar_cmd_complete() */
+	/*
+	 * core: the handler held it past its deadline and the core answered
+	 * it (BUSY); its buffers are gone (iovcnt 0).  The handler's late
+	 * answer only gives the slot back.
+	 */
+	LUNAR_CMD_EXPIRED = 4,
+	/* core: its generation wedged; kept until that thread is gone */
+	LUNAR_CMD_QUARANTINED = 5,
 };
 
 /* lunar_cmd.flags, written by the core. */

@@ -15,7 +15,7 @@
 local ffi = require "ffi"
 local lunar = require "lunar"
 local filter = require "lunar.filter"
-local set_status = require("lunar.cmd").methods.status
+local set_status = require("lunar.cmd").methods.reply
 
 local C = ffi.C
 local random, tonumber = math.random, tonumber

@@ -19,7 +19,7 @@
 
 local filter = require "lunar.filter"
 local scsi = require "lunar.scsi"
-local set_status = require("lunar.cmd").methods.status
+local set_status = require("lunar.cmd").methods.reply
 
 local max, random = math.max, math.random
 

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# A handler stuck in a compiled loop cannot be interrupted: past the
+# deadline the core answers its command BUSY, leaves the stuck thread, and
+# serves the LUN again with a fresh generation; another LUN never notices.
+# Three wedges in a row quarantine the LUN (NOT READY) until a reload.
+source "$(dirname "$0")/lib.sh"
+
+write_file spin.lua <<'LUA'
+local lunar = require "lunar"
+local M = {}
+function M.command(lun, cmd)
+   if cmd.cdb[0] == 0x28 then
+      -- stuck for 3 s in a loop the JIT compiles (no hook can stop it)
+      local stop = lunar.now_ns() + 3e9
+      local x = 0
+      while lunar.now_ns() < stop do x = x + 1 end
+      return cmd:good()
+   end
+   return cmd:good()
+end
+return M
+LUA
+cp "$LUNAR_SOURCE_DIR/examples/hello.lua" "$TESTDIR/hello.lua"
+# wait_nth PATTERN N: the N-th log line matching PATTERN
+wait_nth()
+{
+	local deadline=$(( $(_now_ms) + 10000 ))
+
+	until [ "$(grep -cE -- "$1" "$LUNAR_LOG")" -ge "$2" ]; do
+		[ "$(_now_ms)" -lt "$deadline" ] || fail "no ${2}th /$1/ in the daemon log within 10s"
+		sleep 0.02
+	done
+}
+write_file lunar.yaml <<'YAML'
+reload_timeout: 2s
+luns:
+  - name: spin
+    transport: sim
+    handler: spin.lua
+    size: 1MiB
+    deadline: 1s
+  - name: other
+    transport: sim
+    handler: hello.lua
+    size: 1MiB
+YAML
+start_lunar "$TESTDIR/lunar.yaml"
+
+lunarctl cdb spin "$(cdb10 0x28 0 1)" --read 512 --json >"$TESTDIR/wedged.json" &
+reader=$!
+# the other LUN serves throughout
+for i in $(seq 20); do
+	cdb other "$(cdb10 0x28 0 1)" --read 512
+	expect_good
+done
+wait $reader
+use_result "$(cat "$TESTDIR/wedged.json")" "READ to the wedged handler"
+expect_status 8
+wait_for_log "spin: its handler ran past the 1.0s deadline and is wedged"
+wait_for_log "spin: reloaded \(recovering from a wedged handler\)"
+cdb spin 000000000000
+expect_good
+expect_lun spin state serving
+[ "$(lunarctl stats spin --json | jq .luns[0].faults)" = 1 ] || fail "faults not counted"
+# the abandoned thread returns after its 3 s and leaves; what it held comes back
+sleep 3
+for i in 1 2 3; do cdb spin 000000000000; expect_good; done
+[ "$(lunarctl stats spin --json | jq .luns[0].queue_depth)" = 0 ] || fail "slots not reclaimed"
+
+# two more wedges: quarantine
+for n in 2 3; do
+	cdb spin "$(cdb10 0x28 0 1)" --read 512
+	expect_status 8
+	wait_nth "spin: its handler ran past the 1.0s deadline and is wedged" "$n"
+	[ "$n" = 3 ] || wait_nth "spin: reloaded \(recovering from a wedged handler\)" "$n"
+	[ "$n" = 3 ] || { cdb spin 000000000000; expect_good; }
+	sleep 0.2
+done
+wait_for_log "spin: quarantined"
+cdb spin 000000000000
+expect_sense 2 04 03
+expect_lun spin state failed
+lunarctl reload spin >/dev/null || fail "reload after quarantine failed"
+cdb spin 000000000000
+expect_good
+cdb other 000000000000
+expect_good
