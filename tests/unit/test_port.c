@@ -279,6 +279,94 @@ static void test_without_oooc_completions_wait_their_turn(void **state)
 	destroy(f);
 }
 
+/*
+ * A wedged handler's command is answered (BUSY) at once, but its data
+ * blocks stay the handler's: a late write from the abandoned thread must
+ * not land in the next command's buffer, and the blocks come back only
+ * on release().
+ */
+static void abandon_then_late_write(struct fx *f, uint8_t *in2)
+{
+	uint8_t in1[4096];
+	struct lunar_sim_io r1 = { .cdb = { 0x28, [8] = 8 }, .data_in = in1, .data_in_len = 4096 };
+	struct lunar_sim_io r2 = { .cdb = { 0x28, [8] = 8 }, .data_in = in2, .data_in_len = 4096 };
+	struct lunar_cmd *c1, *c2;
+
+	lunar_sim_submit(f->sim, &r1);
+	c1 = drain_one(f);
+	c1->status = LUNAR_BUSY;
+	c1->state = LUNAR_CMD_DONE;
+	f->port->ops->abandon(f->port, c1);
+	f->port->ops->flush(f->port);
+	assert_int_equal(r1.status, LUNAR_BUSY);	/* the initiator is not kept waiting */
+	lunar_sim_submit(f->sim, &r2);
+	c2 = drain_one(f);
+	fill_iov(c2, 0x11, 4096);
+	fill_iov(c1, 0xee, 4096);	/* the wedged thread wakes up and writes */
+	c2->xfer = 4096;
+	c2->status = 0;
+	answer(f, c2);
+	assert_int_equal(r2.status, 0);
+	f->port->ops->release(f->port, c1);
+	lunar_lun_slot_put(f->lun, c1);
+}
+
+static void test_abandoned_buffers_stay_kept_until_release(void **state)
+{
+	struct fx *f = make(0xffff);
+	uint8_t in2[4096];
+
+	abandon_then_late_write(f, in2);
+	for (int i = 0; i < 4096; i++)
+		if (in2[i] != 0x11)
+			fail_msg("byte %d is 0x%02x: an abandoned command wrote into another's buffer",
+				 i, in2[i]);
+	assert_int_equal(lunar_sim_kept(f->sim), 0);	/* released */
+	destroy(f);
+}
+
+static void test_abandon_holds_blocks_until_release(void **state)
+{
+	struct fx *f = make(0xffff);
+	uint8_t in[4096];
+	struct lunar_sim_io r = { .cdb = { 0x28, [8] = 8 }, .data_in = in, .data_in_len = 4096 };
+	struct lunar_cmd *c;
+
+	lunar_sim_submit(f->sim, &r);
+	c = drain_one(f);
+	c->status = LUNAR_BUSY;
+	c->state = LUNAR_CMD_DONE;
+	f->port->ops->abandon(f->port, c);
+	f->port->ops->flush(f->port);
+	assert_int_equal(r.status, LUNAR_BUSY);
+	assert_int_equal(lunar_sim_kept(f->sim), 1);
+	f->port->ops->release(f->port, c);
+	lunar_lun_slot_put(f->lun, c);
+	assert_int_equal(lunar_sim_kept(f->sim), 0);
+	destroy(f);
+}
+
+/* A kernel without KEEP_BUF: abandon is a plain completion, release a no-op. */
+static void test_abandon_without_keep_buf_completes(void **state)
+{
+	struct fx *f = make(LUNAR_TCMU_CAP_OOOC | LUNAR_TCMU_CAP_READ_LEN);
+	uint8_t in[4096];
+	struct lunar_sim_io r = { .cdb = { 0x28, [8] = 8 }, .data_in = in, .data_in_len = 4096 };
+	struct lunar_cmd *c;
+
+	lunar_sim_submit(f->sim, &r);
+	c = drain_one(f);
+	c->status = LUNAR_BUSY;
+	c->state = LUNAR_CMD_DONE;
+	f->port->ops->abandon(f->port, c);
+	f->port->ops->flush(f->port);
+	assert_int_equal(r.status, LUNAR_BUSY);
+	assert_int_equal(lunar_sim_kept(f->sim), 0);
+	f->port->ops->release(f->port, c);
+	lunar_lun_slot_put(f->lun, c);
+	destroy(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +378,9 @@ int main(void)
 		cmocka_unit_test(test_slots_run_out_and_come_back),
 		cmocka_unit_test(test_without_read_len_the_rest_is_zeroed),
 		cmocka_unit_test(test_without_oooc_completions_wait_their_turn),
+		cmocka_unit_test(test_abandon_holds_blocks_until_release),
+		cmocka_unit_test(test_abandoned_buffers_stay_kept_until_release),
+		cmocka_unit_test(test_abandon_without_keep_buf_completes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
