@@ -266,6 +266,19 @@ static void check(struct lunar_xen_backend *b, struct bvhost *v)
 	long fe = -1;
 	const char *why;
 
+	if (st == XB_INITIALISING && v->phase != P_NEW) {
+		/*
+		 * We never write Initialising: the toolstack made this vhost
+		 * anew, faster than we saw the old one go.  Start over, with
+		 * what its nodes say now.
+		 */
+		disconnect(v);
+		if (v->watching)
+			b->x->vt->xs_unwatch(b->x, v->fe_state, "fe");
+		v->watching = false;
+		v->fe[0] = 0;
+		v->phase = P_NEW;
+	}
 	if (!v->fe[0]) {
 		char *p = lunar_xs_read(b->x, v->be, "frontend");
 
@@ -363,12 +376,7 @@ static void check(struct lunar_xen_backend *b, struct bvhost *v)
 		}
 		if (v->phase != P_CLOSED || online != 1)
 			return;
-		if (st == XB_INITIALISING) {
-			/* we never write Initialising: the toolstack made the vhost
-			 * anew (faster than we saw it go) */
-			v->phase = P_NEW;
-			check(b, v);
-		} else if (fe == XB_INITIALISING) {
+		if (fe == XB_INITIALISING) {
 			log_info("xen %s: the frontend starts again", v->be);
 			announce(b, v);
 		}

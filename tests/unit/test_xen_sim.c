@@ -700,6 +700,50 @@ static void test_hostile_indirect_descriptor_past_its_page(void **state)
 	hostile(*state, descriptor_past_its_page);
 }
 
+/* The guest's own xenstore nodes are untrusted too. */
+static void test_hostile_ring_ref_and_event_channel(void **state)
+{
+	struct fx *f = *state;
+	struct lunar_xenops *guest = lunar_xenops_sim_open(f->sim, GUEST);
+	const char *bad[][2] = { { "ring-ref", "junk" }, { "ring-ref", "99999999999" },
+				 { "ring-ref", "60000" }, { "event-channel", "-1" },
+				 { "event-channel", "63" } };
+	struct lunar_xen_front_io io = { .cdb = { 0 }, .cdb_len = 6, .dma = LUNAR_VSCSI_DMA_NONE };
+
+	assert_non_null(guest);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct lunar_xen_target tg = target("0");
+		struct lunar_xen_dev_spec d = { .p_dev = "disk0" };
+		char err[256], be[160], node[200];
+		struct st closing = { be, "state", 5 };
+
+		assert_int_equal(lunar_xen_attach(f->tool_xs, &tg, &d, 1, err, sizeof(err)), 0);
+		f->fronts[0] = lunar_xen_front_create(f->sim, GUEST, "0");
+		assert_non_null(f->fronts[0]);
+		/* the guest rewrites a node before the backend looked */
+		snprintf(node, sizeof(node), "/local/domain/%d/device/vscsi/0/%s", GUEST, bad[i][0]);
+		assert_int_equal(guest->vt->xs_write(guest, LUNAR_XS_NULL, node, bad[i][1]), 0);
+		be_path(be, sizeof(be), "0");
+		assert_true(pump(f, node_is, &closing));
+		assert_int_equal(lunar_xen_sim_mapped(f->sim), 0);
+		/* gone again, for the next round */
+		lunar_xen_detach(f->tool_xs, &tg, NULL, 0, err, sizeof(err));
+		lunar_xen_detach_cleanup(f->tool_xs, &tg, true, true);
+		{
+			struct st gone = { be, "state", -1 };
+
+			assert_true(pump(f, node_is, &gone));
+		}
+		lunar_xen_front_destroy(f->fronts[0]);
+		f->fronts[0] = NULL;
+	}
+	guest->vt->close(guest);
+	/* and a good guest still gets its disk */
+	connect_front(f, 0, "0", "disk0", 0);
+	run(f, 0, &io);
+	assert_int_equal(io.rslt, 0);
+}
+
 static struct lunar_vscsi_wire_req tur_req(uint16_t rqid)
 {
 	return (struct lunar_vscsi_wire_req){ .rqid = rqid, .act = LUNAR_VSCSI_ACT_CDB,
@@ -762,6 +806,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_segment_offset_4095_length_2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_indirect_descriptor_past_its_page, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grants_that_do_not_map_are_refused_cleanly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_ring_ref_and_event_channel, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
