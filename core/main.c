@@ -7,6 +7,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "luavm.h"
+#include "scaffold.h"
 #ifdef LUNAR_HAVE_XEN
 #include "xen/attach.h"
 #endif
@@ -17,6 +18,7 @@ static void usage(FILE *f)
 	      "       lunar check CONFIG                             validate CONFIG and its handlers\n"
 	      "       lunar selftest MODULE...                       run Lua selftests (lunar.scsi, ...)\n"
 	      "       lunar lua SCRIPT [ARG...]                      run a Lua script with lunar's modules\n"
+	      "       lunar new NAME [--level disk|raw] [--dir DIR]  a new handler, its YAML and its test\n"
 	      "       lunar xen attach|detach DOMID [P-DEV...]       give a Xen guest LUNs (no xl needed)\n"
 	      "       lunar version\n", f);
 }
@@ -82,6 +84,8 @@ int main(int argc, char **argv)
 			rc |= lunar_lua_selftest(argv[i]);
 		return rc;
 	}
+	if (!strcmp(cmd, "new"))
+		return lunar_scaffold(argc - 2, argv + 2);
 	if (!strcmp(cmd, "lua") && argc >= 3)
 		return lunar_lua_script(argv[2], argc - 3, argv + 3);
 	if (!strcmp(cmd, "xen")) {
