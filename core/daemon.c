@@ -54,12 +54,12 @@ static struct lunar_lun *create_lun(const struct lunar_lun_config *lc)
 	char err[1024];
 
 	if (!lun) {
-		log_err("%s: cannot create the LUN (out of memory or too many LUNs)", lc->name);
+		lun_err(lc->name, "cannot create the LUN (out of memory or too many LUNs)");
 		return NULL;
 	}
 	lun->gen = lunar_gen_create(lun, err, sizeof(err));
 	if (!lun->gen) {
-		log_err("%s: handler %s did not load: %s", lc->name, lc->handler, err);
+		lun_err(lc->name, "handler %s did not load: %s", lc->handler, err);
 		lun->handler_failed = true;
 		lunar_lun_set_state(lun, LUNAR_LUN_FAILED, "handler did not load: %s", err);
 	} else {
@@ -83,7 +83,7 @@ static void fail_transport_luns(struct lunar_daemon *d, enum lunar_transport t, 
 	for (size_t i = 0; i < d->nluns; i++) {
 		if (d->luns[i]->cfg.transport != t)
 			continue;
-		log_err("%s: %s", d->luns[i]->cfg.name, why);
+		lun_err(d->luns[i]->cfg.name, "%s", why);
 		lunar_lun_set_state(d->luns[i], LUNAR_LUN_FAILED, "%s", why);
 	}
 }
@@ -121,7 +121,7 @@ static unsigned start_transports(struct lunar_daemon *d, int epfd)
 	for (size_t i = 0; i < d->nluns; i++) {
 		const struct lunar_lun_config *lc = &d->luns[i]->cfg;
 
-		log_info("%s: %s LUN, %llu bytes in %u-byte blocks, handler %s: %s", lc->name,
+		lun_info(lc->name, "%s LUN, %llu bytes in %u-byte blocks, handler %s: %s",
 			 lunar_transport_name(lc->transport), (unsigned long long)lc->size,
 			 lc->block_size, lc->handler,
 			 lunar_lun_state_name(atomic_load(&d->luns[i]->state)));

@@ -446,12 +446,14 @@ static void report(struct lunar_gen *g, int rc, const char *what)
 	const char *msg = lua_tostring(g->L, -1);
 
 	if (rc == LUA_ERRMEM) {
-		log_err("%s: %s: lua_memory_limit (%zu bytes) reached", g->lun->cfg.name, what, g->limit);
+		lun_err(g->lun->cfg.name,
+			"%s: lua_memory_limit (%zu bytes) reached", what, g->limit);
 		lua_settop(g->L, 1);
 		lua_gc(g->L, LUA_GCCOLLECT, 0);
 		return;
 	}
-	log_err("%s: %s failed: %s", g->lun->cfg.name, what, msg ? msg : "(error object is not a string)");
+	lun_err(g->lun->cfg.name,
+		"%s failed: %s", what, msg ? msg : "(error object is not a string)");
 	lua_settop(g->L, 1);
 }
 

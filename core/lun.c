@@ -15,9 +15,9 @@
 
 /* A Lua call of the worker, bracketed for the watchdog. */
 #define LUA_CALL(lun, call) do { \
-	lunar_lun_lua_enter(lun); \
+	struct lunar_lua_watch *w_ = lunar_lun_lua_enter(lun); \
 	call; \
-	lunar_lun_lua_leave(lun); \
+	lunar_lun_lua_leave(lun, w_); \
 } while (0)
 
 /*
@@ -64,6 +64,7 @@ struct lunar_lun *lunar_lun_create(const struct lunar_lun_config *cfg, const str
 	pthread_mutex_init(&lun->lock, NULL);
 	pthread_mutex_init(&lun->trace_lock, NULL);
 	pthread_mutex_init(&lun->worker_lock, NULL);
+	atomic_store(&lun->watch, &lun->watch0);
 	lun->log_rl = (struct lunar_ratelimit)LUNAR_RATELIMIT_INIT(5000000000ull, 10);
 	lun->nslots = n;
 	lun->slots = calloc(n, sizeof(*lun->slots));
@@ -119,8 +120,8 @@ void lunar_lun_destroy(struct lunar_lun *lun)
 	if (atomic_load(&lun->zombies) > 0) {
 		/* A wedged handler thread may still run and reach this LUN
 		 * through its id: the memory and the id stay. */
-		log_warn("%s: a wedged handler thread still runs: the LUN's memory is kept",
-			 lun->cfg.name);
+		lun_warn(lun->cfg.name,
+			 "a wedged handler thread still runs: the LUN's memory is kept");
 		atomic_store(&lun->gone, true);
 		return;
 	}
@@ -160,6 +161,12 @@ void lunar_lun_destroy(struct lunar_lun *lun)
 	pthread_mutex_destroy(&lun->lock);
 	pthread_mutex_destroy(&lun->trace_lock);
 	pthread_mutex_destroy(&lun->worker_lock);
+	while (lun->watches) {
+		struct lunar_lua_watch *w = lun->watches;
+
+		lun->watches = w->next;
+		free(w);
+	}
 	free(lun);
 }
 
@@ -469,7 +476,7 @@ static void add_tmr(struct lunar_lun *lun, uint8_t type, struct lunar_cmd **cmds
 	for (uint32_t i = 0; i < n; i++)
 		cmds[i]->flags |= LUNAR_CMDF_ABORTED;
 	if (!t) {
-		log_err("%s: out of memory: task management function not passed on", lun->cfg.name);
+		lun_err(lun->cfg.name, "out of memory: task management function not passed on");
 		return;
 	}
 	/* Delivered after the batch being drained reached the handler, so a
@@ -511,8 +518,8 @@ static void tmr_to_owners(struct lunar_lun *lun, struct lunar_tmr *t)
 	unsigned ng = 0;
 
 	if (!mine) {
-		log_err("%s: out of memory: a task management function is not passed on",
-			lun->cfg.name);
+		lun_err(lun->cfg.name,
+			"out of memory: a task management function is not passed on");
 		return;
 	}
 	if (lun->gen)
@@ -605,8 +612,8 @@ static void swap_gen(struct lunar_lun *lun)
 	if (old)
 		LUA_CALL(lun, moved = lunar_gen_transfer(old, g, err, sizeof(err)));
 	if (moved < 0)
-		log_warn("%s: export()/import() failed, the new handler starts afresh: %s",
-			 lun->cfg.name, err);
+		lun_warn(lun->cfg.name,
+			 "export()/import() failed, the new handler starts afresh: %s", err);
 	lun->gen = g;
 	if (old && lunar_gen_holding(old)) {
 		r = realloc(lun->retiring, (lun->nretiring + 1) * sizeof(*r));
@@ -615,8 +622,8 @@ static void swap_gen(struct lunar_lun *lun)
 			lun->retiring[lun->nretiring++] = old;
 			retire_check(lun, old);	/* holding only expired ones? */
 		} else {
-			log_err("%s: out of memory: the old handler's held commands are lost",
-				lun->cfg.name);
+			lun_err(lun->cfg.name,
+				"out of memory: the old handler's held commands are lost");
 		}
 	} else if (old) {
 		lunar_gen_destroy(old);
@@ -711,18 +718,20 @@ static void apply_device(struct lunar_lun *lun)
 
 /* ---- fault containment ------------------------------------------------------------------ */
 
-void lunar_lun_lua_enter(struct lunar_lun *lun)
+struct lunar_lua_watch *lunar_lun_lua_enter(struct lunar_lun *lun)
 {
+	struct lunar_lua_watch *w = atomic_load(&lun->watch);
 	uint64_t now = lunar_now_ns();
 
-	atomic_store(&lun->lua_busy, now > 1 ? now : 2);
+	atomic_store(&w->busy, now > 1 ? now : 2);
+	return w;
 }
 
-void lunar_lun_lua_leave(struct lunar_lun *lun)
+void lunar_lun_lua_leave(struct lunar_lun *lun, struct lunar_lua_watch *w)
 {
-	uint64_t began = atomic_load(&lun->lua_busy);
+	uint64_t began = atomic_load(&w->busy);
 
-	if (began > 1 && atomic_compare_exchange_strong(&lun->lua_busy, &began, 0))
+	if (began > 1 && atomic_compare_exchange_strong(&w->busy, &began, 0))
 		return;
 	/*
 	 * The watchdog gave up on this call while it ran: another worker
@@ -767,7 +776,8 @@ static void expire_held(struct lunar_lun *lun)
 		}
 	}
 	if (n && lunar_ratelimit(&lun->log_rl, now, &suppressed))
-		log_warn("%s: %u command%s held past the %.1fs deadline: answered BUSY", lun->cfg.name, n,
+		lun_warn(lun->cfg.name,
+			 "%u command%s held past the %.1fs deadline: answered BUSY", n,
 			 n == 1 ? "" : "s", (double)lun->cfg.deadline_ns / 1e9);
 }
 
@@ -803,7 +813,7 @@ static void take_over(struct lunar_lun *lun)
 	lun->nbatch = 0;
 	lun->ndone = 0;
 	lun->port->ops->flush(lun->port);
-	log_warn("%s: %u command%s of the wedged handler answered BUSY", lun->cfg.name, n,
+	lun_warn(lun->cfg.name, "%u command%s of the wedged handler answered BUSY", n,
 		 n == 1 ? "" : "s");
 }
 
@@ -848,12 +858,13 @@ bool lunar_lun_fault(struct lunar_lun *lun, uint64_t now, unsigned limit, uint64
 
 enum lunar_watch lunar_lun_watch(struct lunar_lun *lun, uint64_t now)
 {
-	uint64_t began = atomic_load(&lun->lua_busy);
+	struct lunar_lua_watch *w = atomic_load(&lun->watch);
+	uint64_t began = atomic_load(&w->busy);
 	uint32_t expired = 0;
 	bool late = false;
 
 	if (began > 1 && now > began && now - began > lun->cfg.deadline_ns &&
-	    atomic_compare_exchange_strong(&lun->lua_busy, &began, 1)) {
+	    atomic_compare_exchange_strong(&w->busy, &began, 1)) {
 		lunar_worker_replace(lun);
 		return LUNAR_WATCH_WEDGED;
 	}
@@ -924,7 +935,7 @@ void lunar_log(int lun_id, int level, const char *msg)
 {
 	struct lunar_lun *lun = lunar_lun_get(lun_id);
 
-	lunar_logf(level, "%s: %s", lun ? lun->cfg.name : "?", msg);
+	lunar_logf_lun(level, lun ? lun->cfg.name : "?", "%s", msg);
 }
 
 void lunar_log_cmd(int lun_id, const struct lunar_cmd *cmd, const char *msg)
@@ -940,7 +951,7 @@ void lunar_log_cmd(int lun_id, const struct lunar_cmd *cmd, const char *msg)
 		return;
 	for (unsigned i = 0; i < cmd->cdb_len && i < LUNAR_CDB_MAX; i++)
 		lunar_buf_printf(&cdb, "%s%02x", i ? " " : "", cmd->cdb[i]);
-	log_err("%s: handler error on CDB [%s]: %s%s", lun->cfg.name, cdb.data ? cdb.data : "",
+	lun_err(lun->cfg.name, "handler error on CDB [%s]: %s%s", cdb.data ? cdb.data : "",
 		msg, suppressed ? " (earlier messages suppressed)" : "");
 	lunar_buf_free(&cdb);
 }

@@ -72,6 +72,17 @@ struct lunar_lun_device {
 	uint32_t cmd_time_out;		/* seconds the kernel waits for an answer */
 };
 
+/*
+ * One per worker thread a LUN ever had: when its Lua call began (ns), 0
+ * outside Lua, 1 once the watchdog gave up on the call.  Per thread, not
+ * per LUN, so the wedged thread's late return can never be mistaken for
+ * its replacement's call (nor clear the replacement's clock).
+ */
+struct lunar_lua_watch {
+	_Atomic uint64_t busy;
+	struct lunar_lua_watch *next;
+};
+
 struct lunar_lun {
 	int id;
 	struct lunar_lun_config cfg;		/* a copy; strings owned */
@@ -102,7 +113,9 @@ struct lunar_lun {
 	bool handler_failed;			/* FAILED because of the handler */
 
 	/* fault containment (watchdog.c and the worker) */
-	_Atomic uint64_t lua_busy;		/* a worker Lua call began (ns); 1: wedged */
+	struct lunar_lua_watch watch0;		/* the first worker's */
+	struct lunar_lua_watch *_Atomic watch;	/* the serving worker's */
+	struct lunar_lua_watch *watches;	/* replacements', freed with the LUN */
 	atomic_bool expire_due;			/* held commands are past the deadline */
 	atomic_bool recovering;			/* answering BUSY until a new generation */
 	atomic_int zombies;			/* wedged threads that may still run */
@@ -204,8 +217,8 @@ void lunar_lun_set_next_gen(struct lunar_lun *lun, struct lunar_gen *g);
  * a healthy handler held past the deadline are answered BUSY by the
  * worker.  watch() returns true when the LUN just wedged.
  */
-void lunar_lun_lua_enter(struct lunar_lun *lun);
-void lunar_lun_lua_leave(struct lunar_lun *lun);
+struct lunar_lua_watch *lunar_lun_lua_enter(struct lunar_lun *lun);
+void lunar_lun_lua_leave(struct lunar_lun *lun, struct lunar_lua_watch *w);
 
 enum lunar_watch {
 	LUNAR_WATCH_OK,

@@ -14,7 +14,8 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: lunar run CONFIG [--ctl SOCKET] [--verbose]   serve the LUNs of CONFIG\n"
+	fputs("usage: lunar run CONFIG [--ctl SOCKET] [--verbose] [--log text|json|journal|auto]\n"
+	      "                                                      serve the LUNs of CONFIG\n"
 	      "       lunar check CONFIG                             validate CONFIG and its handlers\n"
 	      "       lunar selftest MODULE...                       run Lua selftests (lunar.scsi, ...)\n"
 	      "       lunar lua SCRIPT [ARG...]                      run a Lua script with lunar's modules\n"
@@ -55,13 +56,15 @@ int main(int argc, char **argv)
 	const char *cmd = argc > 1 ? argv[1] : "";
 
 	if (!strcmp(cmd, "run")) {
-		const char *config = NULL, *ctl = LUNAR_DEFAULT_CTL;
+		const char *config = NULL, *ctl = LUNAR_DEFAULT_CTL, *log = "auto";
 
 		for (int i = 2; i < argc; i++) {
 			if (!strcmp(argv[i], "--ctl") && i + 1 < argc)
 				ctl = argv[++i];
 			else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v"))
 				lunar_log_set_level(LUNAR_LOG_DEBUG);
+			else if (!strcmp(argv[i], "--log") && i + 1 < argc)
+				log = argv[++i];
 			else if (argv[i][0] != '-' && !config)
 				config = argv[i];
 			else {
@@ -71,6 +74,15 @@ int main(int argc, char **argv)
 		}
 		if (!config) {
 			usage(stderr);
+			return 2;
+		}
+		if (lunar_log_set_format(log) < 0 && strcmp(log, "auto")) {
+			if (!strcmp(log, "journal"))
+				fprintf(stderr, "lunar: --log journal: cannot reach journald at "
+					"/run/systemd/journal/socket\n");
+			else
+				fprintf(stderr, "lunar: --log must be text, json, journal or auto, "
+					"not '%s'\n", log);
 			return 2;
 		}
 		return lunar_daemon_run(config, ctl);

@@ -280,7 +280,7 @@ static void watch_lun(struct lunar_reload *r, struct lunar_lun *lun, struct luna
 	if (!lun->cfg.reload_on_change || r->inotify_fd < 0 || !g)
 		return;
 	if (lunar_gen_files(g, &files, &n, err, sizeof(err)) < 0) {
-		log_warn("%s: cannot list its Lua files: %s", lun->cfg.name, err);
+		lun_warn(lun->cfg.name, "cannot list its Lua files: %s", err);
 		return;
 	}
 	pthread_mutex_lock(&r->wlock);
@@ -369,11 +369,11 @@ static void outcome(struct lunar_lun *lun, bool ok, const char *why, const char 
 	}
 	if (ok) {
 		lunar_lun_reload_msg(lun, "reloaded at %s (%s)", when, why);
-		log_info("%s: reloaded (%s)", lun->cfg.name, why);
+		lun_info(lun->cfg.name, "reloaded (%s)", why);
 	} else {
 		lunar_lun_reload_msg(lun, "reload failed at %s, the previous handler keeps serving: %.180s",
 				     when, err);
-		log_err("%s: reload failed (%s), the previous handler keeps serving: %s", lun->cfg.name,
+		lun_err(lun->cfg.name, "reload failed (%s), the previous handler keeps serving: %s",
 			why, err);
 	}
 }
@@ -573,7 +573,7 @@ static bool add_lun(struct lunar_daemon *d, struct step *s)
 	}
 	d->luns[d->nluns++] = lun;
 	if (t->add(d, lun, err, sizeof(err)) < 0) {
-		log_err("%s: %s", lun->cfg.name, err);
+		lun_err(lun->cfg.name, "%s", err);
 		lunar_lun_set_state(lun, LUNAR_LUN_FAILED, "%.240s", err);
 		return false;
 	}
@@ -614,7 +614,7 @@ static void apply(struct lunar_reload *r, struct plan *p)
 			remove_lun(d, s->old);
 			s->old = NULL;
 			lunar_buf_printf(&p->report, "%s: removed\n", name);
-			log_info("%s: removed (config reload)", name);
+			lun_info(name, "removed (config reload)");
 			continue;
 		case ACT_ADD:
 		case ACT_REPLACE:
@@ -633,7 +633,8 @@ static void apply(struct lunar_reload *r, struct plan *p)
 			if (add_lun(d, s)) {
 				lunar_buf_printf(&p->report, "%s: %s\n", name,
 						 s->act == ACT_ADD ? "added" : "restarted with its new settings");
-				log_info("%s: %s (config reload)", name, s->act == ACT_ADD ? "added" : "restarted");
+				lun_info(name,
+					 "%s (config reload)", s->act == ACT_ADD ? "added" : "restarted");
 				watch_lun(r, d->luns[d->nluns - 1], d->luns[d->nluns - 1]->gen);
 			} else {
 				lunar_buf_printf(&p->report, "%s: added, but failed: %s\n", name, s->err);
@@ -673,7 +674,7 @@ static void apply(struct lunar_reload *r, struct plan *p)
 		}
 		}
 		lunar_buf_printf(&p->report, "%s: not changed: %s\n", name, err);
-		log_err("%s: config reload: not changed: %s", name, err);
+		lun_err(name, "config reload: not changed: %s", err);
 		p->failures++;
 	}
 	/*

@@ -85,11 +85,30 @@ void lunar_buf_printf(struct lunar_buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Length of the valid UTF-8 sequence at s, 0 if there is none. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 :
+		   s[0] >= 0xe0 && s[0] < 0xf0 ? 3 : s[0] >= 0xf0 && s[0] < 0xf5 ? 4 : 0;
+
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	/* overlong 3-byte, surrogates, overlong 4-byte, beyond U+10FFFF */
+	if ((n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) ||
+	    (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))))
+		return 0;
+	return n;
+}
+
+/* Handler messages may hold any bytes; JSON may not: a byte that is not
+ * part of valid UTF-8 becomes U+FFFD. */
 void lunar_buf_json_str(struct lunar_buf *b, const char *s)
 {
 	lunar_buf_add(b, "\"", 1);
-	for (; *s; s++) {
+	while (*s) {
 		unsigned char c = (unsigned char)*s;
+		size_t n = 1;
 
 		switch (c) {
 		case '"': lunar_buf_add(b, "\\\"", 2); break;
@@ -98,11 +117,15 @@ void lunar_buf_json_str(struct lunar_buf *b, const char *s)
 		case '\t': lunar_buf_add(b, "\\t", 2); break;
 		case '\r': lunar_buf_add(b, "\\r", 2); break;
 		default:
-			if (c < 0x20)
+			if (c < 0x20 || c == 0x7f)
 				lunar_buf_printf(b, "\\u%04x", c);
-			else
-				lunar_buf_add(b, s, 1);
+			else if ((n = utf8_len((const unsigned char *)s)) == 0) {
+				lunar_buf_add(b, "\\ufffd", 6);
+				n = 1;
+			} else
+				lunar_buf_add(b, s, n);
 		}
+		s += n;
 	}
 	lunar_buf_add(b, "\"", 1);
 }

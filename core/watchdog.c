@@ -26,14 +26,17 @@ static void look(struct lunar_daemon *d)
 		if (!lun->thread_started || (w = lunar_lun_watch(lun, now)) == LUNAR_WATCH_OK)
 			continue;
 		if (w == LUNAR_WATCH_WEDGED)
-			log_err("%s: its handler ran past the %.1fs deadline and is wedged: a new worker "
-				"answers its commands BUSY", lun->cfg.name, (double)lun->cfg.deadline_ns / 1e9);
+			lun_err(lun->cfg.name,
+				"its handler ran past the %.1fs deadline and is wedged: a new worker "
+				"answers its commands BUSY", (double)lun->cfg.deadline_ns / 1e9);
 		else
-			log_err("%s: its handler holds half its queue past the deadline without answering: "
-				"a new generation takes over", lun->cfg.name);
+			lun_err(lun->cfg.name,
+				"its handler holds half its queue past the deadline without answering: "
+				"a new generation takes over");
 		if (lunar_lun_fault(lun, now, LUNAR_QUARANTINE_FAULTS, LUNAR_QUARANTINE_WINDOW_NS)) {
-			log_err("%s: quarantined (NOT READY) after %d wedged handlers; lunarctl reload %s "
-				"to try again", lun->cfg.name, LUNAR_QUARANTINE_FAULTS, lun->cfg.name);
+			lun_err(lun->cfg.name,
+				"quarantined (NOT READY) after %d wedged handlers; lunarctl reload %s "
+				"to try again", LUNAR_QUARANTINE_FAULTS, lun->cfg.name);
 			continue;
 		}
 		if (d->reload)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -23,7 +24,7 @@ static void arm(struct lunar_lun *lun)
 	its.it_value.tv_sec = (time_t)(lun->wake_ns / 1000000000u);
 	its.it_value.tv_nsec = (long)(lun->wake_ns % 1000000000u);
 	if (timerfd_settime(lun->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-		log_err("%s: timerfd_settime: %s", lun->cfg.name, strerror(errno));
+		lun_err(lun->cfg.name, "timerfd_settime: %s", strerror(errno));
 	lun->armed_ns = lun->wake_ns;
 }
 
@@ -46,7 +47,7 @@ static void *worker_main(void *arg)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			log_err("%s: epoll_wait: %s", lun->cfg.name, strerror(errno));
+			lun_err(lun->cfg.name, "epoll_wait: %s", strerror(errno));
 			break;
 		}
 		for (int i = 0; i < n; i++) {
@@ -57,7 +58,7 @@ static void *worker_main(void *arg)
 				return NULL;
 			case EV_TIMER:
 				if (read(lun->timer_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-					log_err("%s: timerfd: %s", lun->cfg.name, strerror(errno));
+					lun_err(lun->cfg.name, "timerfd: %s", strerror(errno));
 				/* one tick per request: the handler asks again if it
 				 * still has work at a later time */
 				lun->wake_ns = lun->armed_ns = 0;
@@ -65,7 +66,7 @@ static void *worker_main(void *arg)
 				break;
 			case EV_WAKE:
 				if (read(lun->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-					log_err("%s: eventfd: %s", lun->cfg.name, strerror(errno));
+					lun_err(lun->cfg.name, "eventfd: %s", strerror(errno));
 				lunar_lun_run(lun);
 				break;
 			default:
@@ -109,17 +110,26 @@ int lunar_worker_start(struct lunar_lun *lun)
 	lun->thread_started = true;
 	return 0;
 fail:
-	log_err("%s: cannot start its worker: %s", lun->cfg.name, strerror(errno));
+	lun_err(lun->cfg.name, "cannot start its worker: %s", strerror(errno));
 	lunar_worker_stop(lun);
 	return -1;
 }
 
 void lunar_worker_replace(struct lunar_lun *lun)
 {
+	struct lunar_lua_watch *w;
+
 	pthread_mutex_lock(&lun->worker_lock);
 	if (!lun->thread_started) {
 		pthread_mutex_unlock(&lun->worker_lock);
 		return;
+	}
+	/* the new thread's Lua calls are timed on a word of their own */
+	w = calloc(1, sizeof(*w));
+	if (w) {
+		w->next = lun->watches;
+		lun->watches = w;
+		atomic_store(&lun->watch, w);
 	}
 	atomic_fetch_add(&lun->zombies, 1);
 	/* the stuck thread touches nothing of the LUN any more (its next
@@ -129,9 +139,9 @@ void lunar_worker_replace(struct lunar_lun *lun)
 	lun->recover = true;
 	atomic_store(&lun->recovering, true);
 	pthread_detach(lun->thread);
-	if (pthread_create(&lun->thread, NULL, worker_main, lun) != 0) {
-		log_err("%s: cannot start a worker to replace the wedged one: the LUN stops",
-			lun->cfg.name);
+	if (!w || pthread_create(&lun->thread, NULL, worker_main, lun) != 0) {
+		lun_err(lun->cfg.name,
+			"cannot start a worker to replace the wedged one: the LUN stops");
 		lun->thread_started = false;
 	}
 	pthread_mutex_unlock(&lun->worker_lock);
@@ -144,7 +154,7 @@ void lunar_worker_stop(struct lunar_lun *lun)
 	pthread_mutex_lock(&lun->worker_lock);
 	if (lun->thread_started) {
 		if (write(lun->stop_fd, &one, sizeof(one)) < 0)
-			log_err("%s: cannot stop its worker", lun->cfg.name);
+			lun_err(lun->cfg.name, "cannot stop its worker");
 		pthread_join(lun->thread, NULL);
 		lun->thread_started = false;
 	}
@@ -165,5 +175,5 @@ void lunar_worker_wake(struct lunar_lun *lun)
 	uint64_t one = 1;
 
 	if (lun->wake_fd >= 0 && write(lun->wake_fd, &one, sizeof(one)) < 0)
-		log_err("%s: cannot wake its worker: %s", lun->cfg.name, strerror(errno));
+		lun_err(lun->cfg.name, "cannot wake its worker: %s", strerror(errno));
 }

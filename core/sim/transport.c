@@ -101,7 +101,7 @@ static int sim_start(struct lunar_daemon *d, char *err, size_t errlen)
 			continue;
 		if (lunar_sim_transport_open(lun, why, sizeof(why)) < 0 ||
 		    lunar_lun_attach(lun, lun->port) < 0) {
-			log_err("%s: %s", lun->cfg.name, why);
+			lun_err(lun->cfg.name, "%s", why);
 			lunar_lun_set_state(lun, LUNAR_LUN_FAILED, "sim: %s", why);
 		}
 	}
