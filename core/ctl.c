@@ -131,7 +131,7 @@ static void cmd_status(struct req *r)
 		struct lunar_lun *l = d->luns[i];
 		int st = atomic_load(&l->state);
 		char msg[sizeof(l->state_msg)];
-		size_t mem = l->gen ? lunar_gen_mem_used(l->gen) : 0;
+		size_t mem = (size_t)lunar_stat_get(&l->stats.lua_memory);
 		const struct lunar_transport_ops *tr = lunar_transport_get(l->cfg.transport);
 		const char *state = lunar_lun_state_name(st);
 		char reload[sizeof(l->reload_msg)];
@@ -216,7 +216,7 @@ static void stats_one_json(struct lunar_buf *b, struct lunar_lun *l)
 			 lunar_stat_get(&s->bytes_out), lunar_stat_get(&s->batches), lunar_stat_get(&s->tmrs),
 			 lunar_stat_get(&s->reloads), lunar_stat_get(&s->faults),
 			 l->nslots - __atomic_load_n(&l->nfree, __ATOMIC_RELAXED),
-			 lunar_stat_get(&s->queue_max), l->gen ? lunar_gen_mem_used(l->gen) : 0);
+			 lunar_stat_get(&s->queue_max), (size_t)lunar_stat_get(&l->stats.lua_memory));
 	for (int i = 0; i < LUNAR_ST_N; i++)
 		lunar_buf_printf(b, "%s\"%s\": %" PRIu64, i ? ", " : "", lunar_status_keys[i],
 				 lunar_stat_get(&s->status[i]));
@@ -275,7 +275,7 @@ static void stats_one_text(struct lunar_buf *b, struct lunar_lun *l)
 	lunar_buf_printf(b, "out %s; queue %u now, %" PRIu64 " max of %u; Lua memory %zu KiB\n", a,
 			 l->nslots - __atomic_load_n(&l->nfree, __ATOMIC_RELAXED),
 			 lunar_stat_get(&s->queue_max), l->nslots,
-			 (l->gen ? lunar_gen_mem_used(l->gen) : 0) / 1024);
+			 ((size_t)lunar_stat_get(&l->stats.lua_memory)) / 1024);
 	lunar_buf_puts(b, "  status:");
 	for (int i = 0; i < LUNAR_ST_N; i++)
 		if (lunar_stat_get(&s->status[i]))

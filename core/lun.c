@@ -926,6 +926,10 @@ int lunar_lun_run(struct lunar_lun *lun)
 		lun->port->ops->flush(lun->port);
 	}
 	lun->port->ops->flush(lun->port);
+	/* for readers on other threads, who may not touch lun->gen: the
+	 * worker swaps and closes generations under them */
+	__atomic_store_n(&lun->stats.lua_memory, lun->gen ? lunar_gen_mem_used(lun->gen) : 0,
+			 __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -140,7 +141,7 @@ void lunar_metrics_render(struct lunar_daemon *d, struct lunar_buf *b)
 	for (size_t i = 0; i < d->nluns; i++) {
 		lunar_buf_puts(b, "lunar_lua_memory_bytes{");
 		label(b, d->luns[i]);
-		lunar_buf_printf(b, "} %zu\n", d->luns[i]->gen ? lunar_gen_mem_used(d->luns[i]->gen) : 0);
+		lunar_buf_printf(b, "} %zu\n", (size_t)lunar_stat_get(&d->luns[i]->stats.lua_memory));
 	}
 	counter(b, "lunar_up", "1 when the LUN serves commands.", "gauge");
 	for (size_t i = 0; i < d->nluns; i++) {
@@ -209,12 +210,41 @@ static void *metrics_main(void *arg)
 			break;
 		if (p[0].revents & POLLIN) {
 			int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+			/* a scraper that stops reading cannot hold the listener */
+			struct timeval tv = { .tv_sec = 2 };
 
-			if (fd >= 0)
+			if (fd >= 0) {
+				setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 				serve(d, fd);
+			}
 		}
 	}
 	return NULL;
+}
+
+/* What the listener is bound to, the port the kernel chose for ":0" included. */
+static const char *bound_address(const char *asked, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char addr[INET6_ADDRSTRLEN];
+
+	if (getsockname(listen_fd, (struct sockaddr *)&ss, &sl) < 0)
+		return asked;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
+		snprintf(buf, len, "%s:%u", addr, ntohs(in->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof(addr));
+		snprintf(buf, len, "[%s]:%u", addr, ntohs(in6->sin6_port));
+	} else {
+		return asked;
+	}
+	return buf;
 }
 
 int lunar_metrics_start(struct lunar_daemon *d, const char *listen_at, char *err, size_t errlen)
@@ -255,7 +285,7 @@ int lunar_metrics_start(struct lunar_daemon *d, const char *listen_at, char *err
 		lunar_metrics_stop();
 		return -1;
 	}
-	log_info("metrics: http://%s/metrics", listen_at);
+	log_info("metrics: http://%s/metrics", bound_address(listen_at, host, sizeof(host)));
 	return 0;
 }
 

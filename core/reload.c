@@ -717,6 +717,7 @@ static void run_job(struct lunar_reload *r, struct job *j)
 		p = prepare(r);
 
 		if (!p) {
+			lunar_notify("READY=1");
 			finish_wait(j->w, false, "out of memory");
 			return;
 		}

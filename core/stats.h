@@ -73,6 +73,7 @@ struct lunar_stats {
 	uint64_t reloads;
 	uint64_t faults;		/* wedged or crashed generations */
 	uint64_t queue_max;
+	uint64_t lua_memory;		/* the serving generation's, as the worker last saw it */
 	uint64_t status[LUNAR_ST_N];
 	uint64_t sense_other;		/* sense that did not fit the table */
 	struct lunar_sense_count sense[LUNAR_SENSE_SLOTS];

@@ -47,36 +47,9 @@ jq -re '.ts' "$LUNAR_LOG" | grep -qvE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z$
 	fail "a ts is not RFC 3339 UTC: $(jq -r .ts "$LUNAR_LOG" | head -3)"
 
 # ---- journal, through a stand-in journald (a datagram socket of ours)
-write_file journald.lua <<'LUA'
-local ffi = require "ffi"
-ffi.cdef [[
-struct sockaddr_un_ { unsigned short family; char path[108]; };
-struct timeval_ { long sec; long usec; };
-int socket(int, int, int);
-int bind(int, const void *, unsigned);
-int setsockopt(int, int, int, const void *, unsigned);
-long recv(int, void *, unsigned long, int);
-]]
-local path, out = arg[1], io.open(arg[2], "wb")
-local fd = ffi.C.socket(1, 2, 0)               -- AF_UNIX, SOCK_DGRAM
-local sa = ffi.new("struct sockaddr_un_", 1, path)
-assert(ffi.C.bind(fd, sa, ffi.sizeof(sa)) == 0, "bind " .. path)
-io.open(arg[3], "w"):close()                   -- ready
-local tv = ffi.new("struct timeval_", 10, 0)
-ffi.C.setsockopt(fd, 1, 20, tv, ffi.sizeof(tv)) -- SOL_SOCKET, SO_RCVTIMEO
-local buf = ffi.new("char[65536]")
-while true do
-   local n = tonumber(ffi.C.recv(fd, buf, 65536, 0))
-   if n <= 0 then break end
-   local d = ffi.string(buf, n)
-   out:write(d)             -- each ends with a newline
-   out:flush()
-   if d:find("shutting down", 1, true) then break end
-end
-out:close()
-LUA
+SINK=$LUNAR_SOURCE_DIR/tests/integration/dgram_sink.lua
 sock=$TESTDIR/journal.sock
-"$LUNAR" lua "$TESTDIR/journald.lua" "$sock" "$TESTDIR/journal.bin" "$TESTDIR/journal.ready" &
+"$LUNAR" lua "$SINK" "$sock" "$TESTDIR/journal.bin" "$TESTDIR/journal.ready" "shutting down" &
 jpid=$!
 for _ in $(seq 200); do [ -f "$TESTDIR/journal.ready" ] && break; sleep 0.05; done
 [ -f "$TESTDIR/journal.ready" ] || fail "the stand-in journald did not start"
@@ -97,7 +70,8 @@ od -An -tx1 -v "$j" | tr -d ' \n' | grep -q "4d4553534147450a${len}${want}0a" ||
 	fail "the two-line MESSAGE is not length-prefixed as journald's protocol asks"
 
 # ---- auto: stderr is the journal when $JOURNAL_STREAM names it
-"$LUNAR" lua "$TESTDIR/journald.lua" "$sock.2" "$TESTDIR/journal2.bin" "$TESTDIR/journal2.ready" &
+"$LUNAR" lua "$SINK" "$sock.2" "$TESTDIR/journal2.bin" "$TESTDIR/journal2.ready" \
+	"shutting down" &
 jpid=$!
 for _ in $(seq 200); do [ -f "$TESTDIR/journal2.ready" ] && break; sleep 0.05; done
 : >"$LUNAR_LOG"
