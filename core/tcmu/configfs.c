@@ -76,6 +76,27 @@ int lunar_tcmu_dev_write(const char *dir, const char *file, const char *value, c
 
 /* ---- modules, configfs ------------------------------------------------------------ */
 
+int lunar_tcmu_check_privileges(char *err, size_t errlen)
+{
+	unsigned long long caps = 0;
+	char line[128];
+	FILE *f;
+
+	if (geteuid() == 0)
+		return 0;
+	f = fopen("/proc/self/status", "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &caps) == 1)
+			break;
+	if (f)
+		fclose(f);
+	if (caps & (1ull << 21))	/* CAP_SYS_ADMIN */
+		return 0;
+	snprintf(err, errlen, "the tcmu transport needs root (LIO's configfs, /dev/uio*, "
+		 "netlink): this lunar runs as uid %u", (unsigned)geteuid());
+	return -1;
+}
+
 int lunar_tcmu_load_module(const char *module, char *err, size_t errlen)
 {
 	char path[128], msg[256] = "", *nl;
@@ -190,9 +211,12 @@ int lunar_tcmu_create_backstore(struct lunar_tcmu_journal *j, const struct lunar
 			     "dev_config=%s/%s,dev_size=%llu,hw_block_size=%u,nl_reply_supported=-1",
 			     LUNAR_TCMU_SUBTYPE, lc->name, (unsigned long long)lc->size,
 			     lc->block_size);
-	if (lc->tcmu.hw_max_sectors && n < sizeof(control))
+	/* the kernel's default, 128 blocks (64 KiB), splits every large I/O
+	 * into many commands: 1 MiB unless the YAML says otherwise */
+	if (n < sizeof(control))
 		n += (size_t)snprintf(control + n, sizeof(control) - n, ",hw_max_sectors=%u",
-				      lc->tcmu.hw_max_sectors);
+				      lc->tcmu.hw_max_sectors ? lc->tcmu.hw_max_sectors :
+				      (1u << 20) / lc->block_size);
 	if (lc->tcmu.max_data_area && n < sizeof(control))
 		snprintf(control + n, sizeof(control) - n, ",max_data_area_mb=%llu",
 			 (unsigned long long)((lc->tcmu.max_data_area + (1u << 20) - 1) >> 20));

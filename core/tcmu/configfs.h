@@ -36,6 +36,10 @@ int lunar_tcmu_read_attrs(const char *dir, struct lunar_tcmu_attrs *a, char *err
 int lunar_tcmu_dev_write(const char *dir, const char *file, const char *value, char *err,
 			 size_t errlen);
 
+/* LIO is configured by root (CAP_SYS_ADMIN): -1 with the reason if we
+ * may not. */
+int lunar_tcmu_check_privileges(char *err, size_t errlen);
+
 /*
  * Makes sure a kernel module is loaded (modprobe when it is not) and
  * configfs is mounted with LIO's tree in it.  -1 with one line in err.
@@ -45,7 +49,8 @@ int lunar_tcmu_mount_configfs(char *err, size_t errlen);
 
 /*
  * Creates and enables a user backstore for the LUN in a new HBA:
- * dev_config=lunar/<name>, its size and block size from the YAML, and
+ * dev_config=lunar/<name>, its size and block size from the YAML,
+ * hw_max_sectors from the YAML or 1 MiB worth of blocks, and
  * nl_reply_supported=-1 (no netlink reply is ever awaited for it, so it
  * cannot hang on a missing or foreign daemon).  dir gets its path.
  */

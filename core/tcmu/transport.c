@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "lun.h"
+#include "tcmu/attr.h"
 #include "tcmu/configfs.h"
 #include "tcmu/journal.h"
 #include "tcmu/names.h"
@@ -348,9 +349,31 @@ static int reconfig(struct tdev *v, const struct lunar_tcmu_nl_event *e)
 	return 0;
 }
 
+/*
+ * Whether the kernel waits for our answer to e: only for devices whose
+ * nl_reply_supported came out > 0 at their enable (an answer nobody waits
+ * for is only a line in the kernel log, but a missing one is a hung
+ * configfs writer: when in doubt, answer).
+ */
+static bool awaits_reply(const struct lunar_tcmu_nl_event *e, const struct tdev *v)
+{
+	struct lunar_tcmu_uio_name n;
+	char path[PATH_MAX + 32];
+	int reply;
+
+	if (v)
+		return v->attrs.nl_reply > 0;
+	if (lunar_tcmu_parse_uio_name(e->device, &n) < 0)
+		return true;
+	lunar_tcmu_dev_dir(n.hba, n.dev, path, PATH_MAX);
+	strcat(path, "/attrib/nl_reply_supported");
+	return lunar_attr_read_int(path, &reply) < 0 || reply > 0;
+}
+
 static void on_event(void *ctx, const struct lunar_tcmu_nl_event *e)
 {
 	struct tdev *v = find_dev(e->minor);
+	bool answer = T.own && awaits_reply(e, v);
 	int status = 0;
 
 	switch (e->cmd) {
@@ -369,11 +392,8 @@ static void on_event(void *ctx, const struct lunar_tcmu_nl_event *e)
 			update_desc(v->lun);
 		break;
 	}
-	/*
-	 * Only the owner of the family answers (tcmu_netlink: own).  Devices
-	 * lunar made never wait for an answer, and a stray one is harmless.
-	 */
-	if (T.own)
+	/* only the owner of the family answers (tcmu_netlink: own) */
+	if (answer)
 		lunar_tcmu_nl_reply(T.nl, e, status == NOT_OURS ? 0 : status);
 }
 
@@ -512,7 +532,8 @@ static int tcmu_start(struct lunar_daemon *d, char *err, size_t errlen)
 			loop |= !lun->cfg.tcmu.fabric || !strcmp(lun->cfg.tcmu.fabric, "loop");
 		}
 	}
-	if (lunar_tcmu_load_module("target_core_user", err, errlen) < 0 ||
+	if (lunar_tcmu_check_privileges(err, errlen) < 0 ||
+	    lunar_tcmu_load_module("target_core_user", err, errlen) < 0 ||
 	    (loop && lunar_tcmu_load_module("tcm_loop", err, errlen) < 0) ||
 	    (iscsi && lunar_tcmu_load_module("iscsi_target_mod", err, errlen) < 0) ||
 	    lunar_tcmu_mount_configfs(err, errlen) < 0)

@@ -765,6 +765,28 @@ static void test_version(void **state)
 		   "1:10: unsupported config version 0 (this lunar reads version 1)\n");
 }
 
+static void test_tcmu_netlink(void **state)
+{
+	struct lunar_config *c = load_ok(*state, LUN_A);
+
+	assert_false(c->tcmu_netlink_own);
+	lunar_config_free(c);
+	c = load_ok(*state, "tcmu_netlink: own\n" LUN_A);
+	assert_true(c->tcmu_netlink_own);
+	lunar_config_free(c);
+	c = load_ok(*state, "tcmu_netlink: listen\n" LUN_A);
+	assert_false(c->tcmu_netlink_own);
+	lunar_config_free(c);
+	load_fails(*state,
+		   "tcmu_netlink: reply\n"
+		   LUN_A,
+		   "1:15: 'tcmu_netlink' must be listen or own, not 'reply'\n");
+	load_fails(*state,
+		   "tcmu_netlnk: own\n"
+		   LUN_A,
+		   "1:1: unknown key 'tcmu_netlnk' in the top level (did you mean 'tcmu_netlink'?)\n");
+}
+
 static void test_queue_depth(void **state)
 {
 	load_fails(*state,
@@ -1240,6 +1262,7 @@ int main(void)
 		T(test_bad_names),
 		T(test_section_mismatch),
 		T(test_version),
+		T(test_tcmu_netlink),
 		T(test_queue_depth),
 		T(test_lua_memory_limit),
 		T(test_bad_sim_section),
