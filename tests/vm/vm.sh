@@ -185,8 +185,13 @@ append="console=ttyS0 loglevel=4 quiet panic=-1 mitigations=off tsc=reliable ran
 pdeath=()
 setpriv --help 2>/dev/null | grep -q pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
 stdin=/dev/null
-[ "$shell" = 1 ] && stdin=/dev/stdin
-"${pdeath[@]}" timeout -k 5 "$timeout_s" qemu-system-x86_64 \
+tmo=(timeout -k 5 "$timeout_s")
+if [ "$shell" = 1 ]; then
+	# QEMU reads the terminal: it must stay in its foreground process group
+	stdin=/dev/stdin
+	tmo=(timeout --foreground -k 5 "$timeout_s")
+fi
+"${pdeath[@]}" "${tmo[@]}" qemu-system-x86_64 \
 	-accel tcg -machine pc -cpu max -smp 1 -m "$mem" \
 	-nodefaults -no-user-config -display none -no-reboot -nic none \
 	-kernel "$kernel" -initrd "$initrd" -append "$append" \
