@@ -71,11 +71,13 @@ struct lunar_lun *lunar_lun_create(const struct lunar_lun_config *cfg, const str
 	lun->free_stack = calloc(n, sizeof(uint32_t));
 	lun->batch = calloc(n, sizeof(int32_t));
 	lun->done = calloc(n, sizeof(uint32_t));
+	lun->tmr_mine = calloc(n, sizeof(uint32_t));
 	lun->slot_gen = calloc(n, sizeof(*lun->slot_gen));
 	lun->slot_held = calloc(n, sizeof(*lun->slot_held));
 	lun->slot_iov = calloc(n, sizeof(*lun->slot_iov));
 	lun->slot_iov_cap = calloc(n, sizeof(uint32_t));
 	if (!lun->cfg.name || !lun->slots || !lun->free_stack || !lun->batch || !lun->done ||
+	    !lun->tmr_mine ||
 	    !lun->slot_gen || !lun->slot_held ||
 	    !lun->slot_iov || !lun->slot_iov_cap)
 		goto fail;
@@ -144,6 +146,7 @@ void lunar_lun_destroy(struct lunar_lun *lun)
 	free(lun->free_stack);
 	free(lun->batch);
 	free(lun->done);
+	free(lun->tmr_mine);
 	lunar_gen_destroy(atomic_exchange(&lun->next_gen, NULL));
 	for (unsigned i = 0; i < lun->nretiring; i++)
 		lunar_gen_destroy(lun->retiring[i]);
@@ -476,7 +479,10 @@ static void add_tmr(struct lunar_lun *lun, uint8_t type, struct lunar_cmd **cmds
 	for (uint32_t i = 0; i < n; i++)
 		cmds[i]->flags |= LUNAR_CMDF_ABORTED;
 	if (!t) {
+		/* the handler does not hear of it; what it holds of these
+		 * commands is still ended, so the function can complete */
 		lun_err(lun->cfg.name, "out of memory: task management function not passed on");
+		lun->tmr_lost |= cancel;
 		return;
 	}
 	/* Delivered after the batch being drained reached the handler, so a
@@ -494,34 +500,31 @@ static void add_tmr(struct lunar_lun *lun, uint8_t type, struct lunar_cmd **cmds
 
 /* The handler heard of the abort and kept the command: the core answers
  * it, so the transport can answer the function itself. */
+static void cancel_one(struct lunar_lun *lun, struct lunar_cmd *c)
+{
+	if (c->state != LUNAR_CMD_DEFERRED || !(c->flags & LUNAR_CMDF_ABORTED))
+		return;
+	c->status = LUNAR_TASK_ABORTED;
+	c->sense_len = 0;
+	c->xfer = 0;
+	c->state = LUNAR_CMD_DONE;
+	lun->done[lun->ndone++] = c->slot;
+}
+
 static void cancel_held(struct lunar_lun *lun, const struct lunar_tmr *t)
 {
-	for (uint32_t i = 0; i < t->n; i++) {
-		struct lunar_cmd *c = &lun->slots[t->slots[i]];
-
-		if (c->state != LUNAR_CMD_DEFERRED || !(c->flags & LUNAR_CMDF_ABORTED))
-			continue;
-		c->status = LUNAR_TASK_ABORTED;
-		c->sense_len = 0;
-		c->xfer = 0;
-		c->state = LUNAR_CMD_DONE;
-		lun->done[lun->ndone++] = c->slot;
-	}
+	for (uint32_t i = 0; i < t->n; i++)
+		cancel_one(lun, &lun->slots[t->slots[i]]);
 }
 
 /* Each aborted command goes to the generation that holds it; a reset with
  * no command goes to the serving one. */
 static void tmr_to_owners(struct lunar_lun *lun, struct lunar_tmr *t)
 {
-	uint32_t *mine = malloc(sizeof(uint32_t) * (t->n ? t->n : 1));	/* rare: a TMR */
+	uint32_t *mine = lun->tmr_mine;		/* t->n <= nslots */
 	struct lunar_gen *gens[64];
 	unsigned ng = 0;
 
-	if (!mine) {
-		lun_err(lun->cfg.name,
-			"out of memory: a task management function is not passed on");
-		return;
-	}
 	if (lun->gen)
 		gens[ng++] = lun->gen;
 	for (unsigned i = 0; i < lun->nretiring && ng < 64; i++)
@@ -536,12 +539,19 @@ static void tmr_to_owners(struct lunar_lun *lun, struct lunar_tmr *t)
 		if (n || (gens[k] == lun->gen && t->n == 0))
 			LUA_CALL(lun, lunar_gen_tmr(gens[k], t->type, mine, n));
 	}
-	free(mine);
 }
 
 static uint32_t deliver_tmrs(struct lunar_lun *lun)
 {
 	uint32_t n = 0;
+
+	if (lun->tmr_lost) {
+		lun->tmr_lost = false;
+		for (uint32_t i = 0; i < lun->nslots; i++)
+			cancel_one(lun, &lun->slots[i]);
+		lun->nbatch = 0;
+		n += finish_batch(lun);
+	}
 
 	while (lun->tmrs) {
 		struct lunar_tmr *t = lun->tmrs;

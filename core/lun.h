@@ -97,6 +97,8 @@ struct lunar_lun {
 	int32_t *batch;				/* slot indices of this batch */
 	uint32_t nbatch;
 	uint32_t *done;				/* deferred completions queued */
+	uint32_t *tmr_mine;			/* a TMR's slots for one generation */
+	bool tmr_lost;				/* out of memory: a cancelling TMR unqueued */
 	uint32_t ndone;
 	struct iovec **slot_iov;		/* per-slot iovec storage */
 	uint32_t *slot_iov_cap;

@@ -21,7 +21,7 @@ local u8p = ffi.typeof("uint8_t *")
 local cu8p = ffi.typeof("const uint8_t *")
 
 local NEW, DONE, DEFERRED = 1, 2, 3
-local DIR_BIDI = 3
+local DIR_OUT, DIR_BIDI = 2, 3
 local CHECK_CONDITION = 2
 local build_sense = scsi.build_sense
 
@@ -153,10 +153,15 @@ local function iov_fill(c, first, cnt, byte, len, off)
 end
 
 -- The Data-In buffer: the whole buffer for a READ, the second part of a
--- BIDI command.
+-- BIDI command.  A Data-Out buffer is the initiator's data (on Xen, pages
+-- mapped read-only): writing it is a handler bug, answered 4/44/00.
 local function data_in_span(c)
-   if c.dir == DIR_BIDI then
+   local dir = c.dir
+   if dir == DIR_BIDI then
       return c.iovcnt, c.bidi_iovcnt, tonumber(c.bidi_length)
+   elseif dir == DIR_OUT then
+      error("Data-In for a command that has only a Data-Out buffer (CDB " ..
+         scsi.hex(c.cdb, c.cdb_len) .. ")", 3)
    end
    return 0, c.iovcnt, tonumber(c.length)
 end
@@ -165,6 +170,7 @@ end
 -- or a string) into the Data-In buffer at byte off (default 0).  Data
 -- beyond the buffer is dropped (the initiator asked for less).  Returns
 -- the bytes copied.  Advances cmd.xfer, the Data-In length returned.
+-- Raises an error for a command with only a Data-Out buffer.
 function Cmd.data_in(c, src, len, off)
    -- len and off may be cdata (cmd.length is a uint64_t)
    len, off = tonumber(len), tonumber(off or 0)
@@ -187,7 +193,8 @@ end
 
 --- cmd:data_out(dst, len [, off]) -- copies len bytes of the Data-Out
 -- buffer, from byte off, into dst.  Returns the bytes copied (fewer when
--- the initiator sent less).
+-- the initiator sent less).  On a READ it reads back the Data-In buffer
+-- (a filter checking what its handler answered).
 function Cmd.data_out(c, dst, len, off)
    -- len and off may be cdata (cmd.length is a uint64_t)
    len, off = tonumber(len), tonumber(off or 0)

@@ -20,7 +20,7 @@ local xpcall, type, tostring, error = xpcall, type, tostring, error
 local traceback = debug.traceback
 local is_sense = scsi.is_sense
 
-local NEW, DONE, DEFERRED = 1, 2, 3
+local NEW, DONE, DEFERRED, EXPIRED = 1, 2, 3, 4
 local HARDWARE_ERROR = scsi.key.HARDWARE_ERROR
 local CHECK_CONDITION = 2
 local RESETS = { [5] = true, [6] = true, [7] = true, [128] = true }
@@ -111,8 +111,12 @@ function M.new(lun_id, info, cmd_size)
       if abort then
          for k = 0, n - 1 do
             local c = cmds[batchv[k]]
-            local ok, e = xpcall(abort, msgh, lun, c, tmr_type)
-            if not ok then C.lunar_log_cmd(lun_id, c, "abort(): " .. tostring(e)) end
+            -- answered since the core listed it: nothing left to abort
+            -- (EXPIRED: the core answered it, the handler still holds it)
+            if c.state == DEFERRED or c.state == EXPIRED then
+               local ok, e = xpcall(abort, msgh, lun, c, tmr_type)
+               if not ok then C.lunar_log_cmd(lun_id, c, "abort(): " .. tostring(e)) end
+            end
          end
       end
       if reset and RESETS[tmr_type] then
