@@ -605,26 +605,31 @@ static void tcmu_quiesce(struct lunar_daemon *d)
 		unserve(T.devs, NULL);
 }
 
+/* The backstore lunar made for the LUN (its fabric LUN and its device
+ * are gone already), and the LUN's transport state. */
+static void forget(struct lunar_lun *lun)
+{
+	struct tlun *tl = tl_of(lun);
+
+	if (!tl)
+		return;
+	if (tl->journaled) {
+		lunar_tcmu_journal_undo(&tl->journal, NULL);
+		lunar_tcmu_journal_close(&tl->journal);
+	}
+	pthread_mutex_lock(&T.lock);
+	lun->transport = NULL;
+	pthread_mutex_unlock(&T.lock);
+	free(tl);
+}
+
 /* Phase two: the backstores lunar made, and netlink. */
 static void tcmu_stop(struct lunar_daemon *d)
 {
 	char err[256];
 
-	for (size_t i = 0; i < d->nluns; i++) {
-		struct lunar_lun *lun = d->luns[i];
-		struct tlun *tl = tl_of(lun);
-
-		if (!tl)
-			continue;
-		if (tl->journaled) {
-			lunar_tcmu_journal_undo(&tl->journal, NULL);
-			lunar_tcmu_journal_close(&tl->journal);
-		}
-		pthread_mutex_lock(&T.lock);
-		lun->transport = NULL;
-		pthread_mutex_unlock(&T.lock);
-		free(tl);
-	}
+	for (size_t i = 0; i < d->nluns; i++)
+		forget(d->luns[i]);
 	/* the reply flag outlives us: left set, the next device anyone
 	 * enables would wait forever for an answer nobody sends */
 	if (T.features_set && lunar_tcmu_nl_set_features(false, err, sizeof(err)) < 0)
@@ -632,6 +637,54 @@ static void tcmu_stop(struct lunar_daemon *d)
 	T.features_set = false;
 	lunar_tcmu_nl_close(T.nl);
 	T.nl = NULL;
+}
+
+/* A config reload added a LUN: as at start, for this one. */
+static int tcmu_add(struct lunar_daemon *d, struct lunar_lun *lun, char *err, size_t errlen)
+{
+	const char *fabric = lun->cfg.tcmu.fabric ? lun->cfg.tcmu.fabric : "loop";
+	struct tlun *tl;
+
+	if (!T.nl) {
+		snprintf(err, errlen, "the tcmu transport is not running (it had no LUN when lunar "
+			 "started, or it failed): restart lunar");
+		return -1;
+	}
+	if (lun->cfg.tcmu.create &&
+	    lunar_tcmu_load_module(strcmp(fabric, "iscsi") ? "tcm_loop" : "iscsi_target_mod", err,
+				   errlen) < 0)
+		return -1;
+	tl = calloc(1, sizeof(*tl));
+	if (!tl) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	tl->journal.fd = -1;
+	pthread_mutex_lock(&T.lock);
+	lun->transport = tl;
+	pthread_mutex_unlock(&T.lock);
+	rescan();
+	if (lun->cfg.tcmu.create)
+		create(lun);
+	else if (!tl->dev)
+		log_info("%s: waiting for a TCMU device with dev_config=%s/%s", lun->cfg.name,
+			 LUNAR_TCMU_SUBTYPE, lun->cfg.name);
+	update_desc(lun);
+	return 0;
+}
+
+/* A config reload removed a LUN: what lunar made for it goes, as at exit. */
+static void tcmu_remove(struct lunar_daemon *d, struct lunar_lun *lun)
+{
+	struct tlun *tl = tl_of(lun);
+
+	if (!tl)
+		return;
+	if (tl->journaled)
+		lunar_tcmu_journal_undo(&tl->journal, LUNAR_TCMU_CORE "/");
+	if (tl->dev)
+		unserve(tl->dev, NULL);
+	forget(lun);
 }
 
 static void tcmu_describe(struct lunar_lun *lun, char *buf, size_t len)
@@ -661,5 +714,7 @@ const struct lunar_transport_ops lunar_tcmu_transport = {
 	.event = tcmu_event,
 	.quiesce = tcmu_quiesce,
 	.stop = tcmu_stop,
+	.add = tcmu_add,
+	.remove = tcmu_remove,
 	.describe = tcmu_describe,
 };

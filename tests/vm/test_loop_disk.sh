@@ -83,6 +83,28 @@ check "fio randwrite iodepth 16 verify=crc32c" \
 	--eta=never --output="$T/fio.txt"
 say "     $(grep -E 'write: IOPS' "$T/fio.txt" | head -n 1 | sed 's/^ *//')"
 
+# ---- a LUN added and removed by a config reload (SIGHUP) ---------------------------------
+cat >>"$T/loop.yaml" <<EOF
+  - name: disk1
+    transport: tcmu
+    handler: $LUNAR_SOURCE_DIR/examples/ramdisk.lua
+    size: 16MiB
+    tcmu: { create: true }
+EOF
+kill -HUP "$LUNAR_PID"
+if dev1=$(wait_disk disk1); then
+	check "a LUN added by a reload gets its disk" sg_turs "$dev1"
+else
+	fail "a LUN added by a reload gets its disk"
+fi
+check "disk0 serves on" sg_turs "$dev"
+sed -i '/name: disk1/,$d' "$T/loop.yaml"
+kill -HUP "$LUNAR_PID"
+check "a LUN removed by a reload: its backstore goes" \
+	wait_until 30 bash -c "! ls -d $CFS/core/user_*/disk1"
+check "and its journal" test ! -e /run/lunar/tcmu/disk1.journal
+check "disk0 still serves" sg_turs "$dev"
+
 # ---- a clean exit removes what lunar made, and only that -------------------------------
 stop_lunar TERM
 check "lunar run exits 0 on SIGTERM" test "$LUNAR_EXIT" -eq 0
