@@ -791,31 +791,49 @@ static void expire_held(struct lunar_lun *lun)
 			 n == 1 ? "" : "s", (double)lun->cfg.deadline_ns / 1e9);
 }
 
-/* The first thing a worker replacing a wedged one does: answer every
+/*
+ * The first thing a worker replacing a wedged one does: answer every
  * command the wedged generation had, keep their slots (and, if the port
- * can, their buffers) until the wedged thread is gone. */
+ * can, their buffers) until the wedged thread is gone.  The command the
+ * handler was running when it wedged (the first unanswered one of the
+ * stuck batch) fails 4/44/00: retried, it would wedge the next generation
+ * too.  What the handler had answered keeps its answer; the rest are
+ * innocent and answered BUSY, to be retried.
+ */
 static void take_over(struct lunar_lun *lun)
 {
 	struct lunar_gen *w = lun->wedged;
 	uint64_t now = lunar_now_ns();
+	uint32_t guilty = UINT32_MAX;
 	unsigned n = 0;
 
 	lun->recover = false;
+	for (uint32_t i = 0; i < lun->nbatch; i++) {
+		if (lun->slots[lun->batch[i]].state == LUNAR_CMD_NEW) {
+			guilty = lun->batch[i];
+			break;
+		}
+	}
 	for (uint32_t i = 0; i < lun->nslots; i++) {
 		struct lunar_cmd *c = &lun->slots[i];
 
 		if (lun->slot_gen[i] != w || c->state == LUNAR_CMD_FREE)
 			continue;
 		if (c->state != LUNAR_CMD_EXPIRED) {
-			c->status = LUNAR_BUSY;
-			c->sense_len = 0;
-			c->xfer = 0;
+			if (i == guilty) {
+				lunar_cmd_set_sense(c, LUNAR_SK_HARDWARE_ERROR, 0x44, 0x00);
+				c->xfer = 0;
+			} else if (c->state != LUNAR_CMD_DONE) {
+				c->status = LUNAR_BUSY;
+				c->sense_len = 0;
+				c->xfer = 0;
+				n++;
+			}
 			account(lun, c, now);
 			if (lun->port->ops->abandon)
 				lun->port->ops->abandon(lun->port, c);
 			else
 				lun->port->ops->complete(lun->port, c);
-			n++;
 		}
 		c->state = LUNAR_CMD_QUARANTINED;
 		lun->slot_held[i] = false;
@@ -823,8 +841,12 @@ static void take_over(struct lunar_lun *lun)
 	lun->nbatch = 0;
 	lun->ndone = 0;
 	lun->port->ops->flush(lun->port);
-	lun_warn(lun->cfg.name, "%u command%s of the wedged handler answered BUSY", n,
-		 n == 1 ? "" : "s");
+	if (guilty != UINT32_MAX)
+		lun_warn(lun->cfg.name, "the command the handler wedged on (CDB %02x...) answered "
+			 "4/44/00; %u other%s BUSY", lun->slots[guilty].cdb[0], n, n == 1 ? "" : "s");
+	else
+		lun_warn(lun->cfg.name, "%u command%s of the wedged handler answered BUSY", n,
+			 n == 1 ? "" : "s");
 }
 
 /* Once no wedged thread runs, what it held is given back. */

@@ -3,6 +3,7 @@
 #define LUNAR_LUN_H
 
 #include <pthread.h>
+#include <sys/types.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -135,6 +136,7 @@ struct lunar_lun {
 
 	/* worker */
 	pthread_t thread;
+	_Atomic pid_t thread_tid;		/* for the scheduler, when it wedges */
 	bool thread_started;
 	int epfd;
 	int stop_fd;

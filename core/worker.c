@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -35,6 +37,7 @@ static void *worker_main(void *arg)
 
 	snprintf(name, sizeof(name), "lunar/%s", lun->cfg.name);
 	pthread_setname_np(pthread_self(), name);
+	atomic_store(&lun->thread_tid, (pid_t)syscall(SYS_gettid));
 	/* whatever arrived before we were started */
 	if (lunar_lun_run(lun) < 0)
 		epoll_ctl(lun->epfd, EPOLL_CTL_DEL, lun->port->ops->fd(lun->port), NULL);
@@ -117,7 +120,9 @@ fail:
 
 void lunar_worker_replace(struct lunar_lun *lun)
 {
+	struct sched_param idle = { .sched_priority = 0 };
 	struct lunar_lua_watch *w;
+	pid_t tid;
 
 	pthread_mutex_lock(&lun->worker_lock);
 	if (!lun->thread_started) {
@@ -132,6 +137,15 @@ void lunar_worker_replace(struct lunar_lun *lun)
 		atomic_store(&lun->watch, w);
 	}
 	atomic_fetch_add(&lun->zombies, 1);
+	/*
+	 * A handler in an endless loop keeps a CPU busy until the process
+	 * ends: SCHED_IDLE leaves that CPU to every other thread (other
+	 * LUNs' workers above all) and lets the loop have only what is left.
+	 */
+	tid = atomic_load(&lun->thread_tid);
+	if (tid > 0 && sched_setscheduler(tid, SCHED_IDLE, &idle) < 0)
+		lun_warn(lun->cfg.name, "cannot lower the wedged thread's priority: %s",
+			 strerror(errno));
 	/* the stuck thread touches nothing of the LUN any more (its next
 	 * step, leave(), exits): its generation is set aside */
 	lun->wedged = lun->gen;

@@ -2,15 +2,22 @@
 # SPDX-License-Identifier: MIT
 #
 # A handler stuck in a compiled loop cannot be interrupted: past the
-# deadline the core answers its command BUSY, leaves the stuck thread, and
-# serves the LUN again with a fresh generation; another LUN never notices.
+# deadline the core fails the command it is stuck on (4/44/00: a retry
+# would wedge again), answers the others it held BUSY, leaves the stuck
+# thread, and serves the LUN again with a fresh generation; another LUN
+# never notices.
 # Three wedges in a row quarantine the LUN (NOT READY) until a reload.
 source "$(dirname "$0")/lib.sh"
 
 write_file spin.lua <<'LUA'
 local lunar = require "lunar"
 local M = {}
+local held = {}
 function M.command(lun, cmd)
+   if cmd.cdb[0] == 0x12 then
+      held[#held + 1] = cmd   -- an INQUIRY is held (innocent when the READ wedges)
+      return cmd:defer()
+   end
    if cmd.cdb[0] == 0x28 then
       -- stuck for 3 s in a loop the JIT compiles (no hook can stop it)
       local stop = lunar.now_ns() + 3e9
@@ -48,6 +55,18 @@ luns:
 YAML
 start_lunar "$TESTDIR/lunar.yaml"
 
+lunarctl cdb spin 120000006000 --read 96 --json >"$TESTDIR/held.json" &
+holder=$!
+wait_for_lua_held()
+{
+	local deadline=$(( $(_now_ms) + 10000 ))
+
+	until [ "$(lunarctl stats spin --json | jq .luns[0].queue_depth)" = 1 ]; do
+		[ "$(_now_ms)" -lt "$deadline" ] || fail "the INQUIRY was never held"
+		sleep 0.02
+	done
+}
+wait_for_lua_held
 lunarctl cdb spin "$(cdb10 0x28 0 1)" --read 512 --json >"$TESTDIR/wedged.json" &
 reader=$!
 # the other LUN serves throughout
@@ -57,8 +76,21 @@ for i in $(seq 20); do
 done
 wait $reader
 use_result "$(cat "$TESTDIR/wedged.json")" "READ to the wedged handler"
+expect_sense 4 44 00
+wait $holder
+use_result "$(cat "$TESTDIR/held.json")" "INQUIRY the wedged handler held"
 expect_status 8
 wait_for_log "spin: its handler ran past the 1.0s deadline and is wedged"
+# the stuck thread still spins, but under SCHED_IDLE (policy 5): it only
+# gets a CPU nobody else wants
+idle=0
+for t in /proc/"$LUNAR_PID"/task/*; do
+	[ "$(cat "$t/comm" 2>/dev/null)" = "lunar/spin" ] || continue
+	# field 41 of stat (after the ") " that ends comm) is the policy
+	policy=$(sed 's/.*) //' "$t/stat" | awk '{print $39}')
+	[ "$policy" = 5 ] && idle=$((idle + 1))
+done
+[ "$idle" = 1 ] || fail "$idle lunar/spin threads under SCHED_IDLE, expected the wedged one"
 wait_for_log "spin: reloaded \(recovering from a wedged handler\)"
 cdb spin 000000000000
 expect_good
@@ -72,7 +104,7 @@ for i in 1 2 3; do cdb spin 000000000000; expect_good; done
 # two more wedges: quarantine
 for n in 2 3; do
 	cdb spin "$(cdb10 0x28 0 1)" --read 512
-	expect_status 8
+	expect_sense 4 44 00
 	wait_nth "spin: its handler ran past the 1.0s deadline and is wedged" "$n"
 	[ "$n" = 3 ] || wait_nth "spin: reloaded \(recovering from a wedged handler\)" "$n"
 	[ "$n" = 3 ] || { cdb spin 000000000000; expect_good; }
