@@ -545,8 +545,8 @@ static void parse_lun(struct lunar_diag *d, const struct lunar_config *c, const 
 		      struct lunar_lun_config *l)
 {
 	static const char *const keys[] = { "name", "transport", "handler", "size", "block_size",
-		"args", "filters", "lua_memory_limit", "queue_depth", "reload", "deadline", "sim", "tcmu",
-		"xen", NULL };
+		"args", "filters", "lua_memory_limit", "queue_depth", "reload", "deadline", "worker",
+		"sim", "tcmu", "xen", NULL };
 	const struct lunar_value *f;
 	char *transport = NULL, *handler = NULL, where[96];
 	int errs = d->count;
@@ -658,6 +658,12 @@ static void parse_lun(struct lunar_diag *d, const struct lunar_config *c, const 
 		f = lunar_value_get(v, "deadline");
 		lunar_diag_add(d, f->line, f->col, "'deadline' must be between 100ms and 1h");
 	}
+	if (get_string(d, v, "worker", &l->worker) > 0 && !valid_name(l->worker)) {
+		f = lunar_value_get(v, "worker");
+		lunar_diag_add(d, f->line, f->col,
+			       "worker name '%s' may only use letters, digits, '-', '_' and '.' (at most 64)",
+			       l->worker);
+	}
 	/*
 	 * Handlers index args as a table, so anything but a mapping is a slip;
 	 * an empty 'args:' just means none.
@@ -693,6 +699,7 @@ static void lun_config_clear(struct lunar_lun_config *l)
 {
 	free(l->name);
 	free(l->handler);
+	free(l->worker);
 	free(l->tcmu.fabric);
 	free(l->tcmu.wwn);
 	free(l->tcmu.iqn);

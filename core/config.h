@@ -51,6 +51,7 @@ struct lunar_lun_config {
 	const struct lunar_value *filters;	/* NULL or the YAML list of filters */
 	bool reload_on_change;		/* reload: on-change */
 	uint64_t deadline_ns;		/* a command older than this is answered by the core */
+	char *worker;			/* LUNs naming the same worker share its thread; NULL: own */
 	struct lunar_sim_config sim;
 	struct lunar_tcmu_config tcmu;
 	struct lunar_xen_config xen;

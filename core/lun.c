@@ -48,10 +48,11 @@ struct lunar_lun *lunar_lun_create(const struct lunar_lun_config *cfg, const str
 	if (!lun)
 		return NULL;
 	lun->id = -1;
-	lun->epfd = lun->stop_fd = lun->wake_fd = lun->timer_fd = -1;
+	lun->wake_fd = lun->timer_fd = -1;
 	lun->cfg = *cfg;
 	lun->cfg.name = dup_or_null(cfg->name);
 	lun->cfg.handler = dup_or_null(cfg->handler);
+	lun->cfg.worker = dup_or_null(cfg->worker);
 	lun->cfg.tcmu.fabric = dup_or_null(cfg->tcmu.fabric);
 	lun->cfg.tcmu.wwn = dup_or_null(cfg->tcmu.wwn);
 	lun->cfg.tcmu.iqn = dup_or_null(cfg->tcmu.iqn);
@@ -155,6 +156,7 @@ void lunar_lun_destroy(struct lunar_lun *lun)
 	free(lun->slot_held);
 	free(lun->cfg.name);
 	free(lun->cfg.handler);
+	free(lun->cfg.worker);
 	free(lun->cfg.tcmu.fabric);
 	free(lun->cfg.tcmu.wwn);
 	free(lun->cfg.tcmu.iqn);
@@ -610,9 +612,28 @@ void lunar_lun_reload_msg(struct lunar_lun *lun, const char *fmt, ...)
 }
 
 /* Worker, between batches: a reload's generation takes over. */
+/* A generation that no longer serves: kept while it holds commands. */
+static void retire(struct lunar_lun *lun, struct lunar_gen *old)
+{
+	struct lunar_gen **r;
+
+	if (!lunar_gen_holding(old)) {
+		LUA_CALL(lun, lunar_gen_destroy(old));	/* its close() */
+		return;
+	}
+	r = realloc(lun->retiring, (lun->nretiring + 1) * sizeof(*r));
+	if (r) {
+		lun->retiring = r;
+		lun->retiring[lun->nretiring++] = old;
+		retire_check(lun, old);	/* holding only expired ones? */
+	} else {
+		lun_err(lun->cfg.name, "out of memory: the old handler's held commands are lost");
+	}
+}
+
 static void swap_gen(struct lunar_lun *lun)
 {
-	struct lunar_gen *g = atomic_exchange(&lun->next_gen, NULL), *old = lun->gen, **r;
+	struct lunar_gen *g = atomic_exchange(&lun->next_gen, NULL), *old = lun->gen;
 	char err[512];
 
 	if (!g)
@@ -625,19 +646,8 @@ static void swap_gen(struct lunar_lun *lun)
 		lun_warn(lun->cfg.name,
 			 "export()/import() failed, the new handler starts afresh: %s", err);
 	lun->gen = g;
-	if (old && lunar_gen_holding(old)) {
-		r = realloc(lun->retiring, (lun->nretiring + 1) * sizeof(*r));
-		if (r) {
-			lun->retiring = r;
-			lun->retiring[lun->nretiring++] = old;
-			retire_check(lun, old);	/* holding only expired ones? */
-		} else {
-			lun_err(lun->cfg.name,
-				"out of memory: the old handler's held commands are lost");
-		}
-	} else if (old) {
-		lunar_gen_destroy(old);
-	}
+	if (old)
+		retire(lun, old);
 	lunar_stat_add(&lun->stats.reloads, 1);
 	atomic_store(&lun->recovering, false);
 	atomic_store(&lun->forgetful, false);
@@ -785,6 +795,10 @@ static void expire_held(struct lunar_lun *lun)
 			n++;
 		}
 	}
+	/* a retired generation left holding only what just expired goes */
+	for (unsigned i = lun->nretiring; n && i-- > 0;)
+		if (i < lun->nretiring)
+			retire_check(lun, lun->retiring[i]);
 	if (n && lunar_ratelimit(&lun->log_rl, now, &suppressed))
 		lun_warn(lun->cfg.name,
 			 "%u command%s held past the %.1fs deadline: answered BUSY", n,
@@ -883,8 +897,10 @@ bool lunar_lun_fault(struct lunar_lun *lun, uint64_t now, unsigned limit, uint64
 	atomic_store(&lun->recovering, false);
 	lun->handler_failed = true;
 	lunar_lun_set_state(lun, LUNAR_LUN_FAILED,
-			    "quarantined: its handler wedged %u times in %.0f s (lunarctl reload %s to try again)",
+			    "quarantined: its handler failed %u times in %.0f s (lunarctl reload %s to try again)",
 			    recent, (double)window_ns / 1e9, lun->cfg.name);
+	atomic_store(&lun->drop_gen, true);
+	lunar_worker_wake(lun);
 	return true;
 }
 
@@ -907,7 +923,10 @@ enum lunar_watch lunar_lun_watch(struct lunar_lun *lun, uint64_t now)
 
 		late |= st == LUNAR_CMD_DEFERRED &&
 			now - __atomic_load_n(&c->start_ns, __ATOMIC_RELAXED) > lun->cfg.deadline_ns;
-		expired += st == LUNAR_CMD_EXPIRED;
+		/* only the serving generation's: a retired one's are let go */
+		expired += st == LUNAR_CMD_EXPIRED &&
+			   __atomic_load_n(&lun->slot_gen[i], __ATOMIC_RELAXED) ==
+			   __atomic_load_n(&lun->gen, __ATOMIC_RELAXED);
 	}
 	if (late && !atomic_exchange(&lun->expire_due, true))
 		lunar_worker_wake(lun);
@@ -930,6 +949,14 @@ int lunar_lun_run(struct lunar_lun *lun)
 		if (lun->recover)
 			take_over(lun);
 		reclaim(lun);
+		/* quarantined: the handler that kept forgetting commands lets
+		 * its slots go, so NOT READY can be answered */
+		if (atomic_exchange(&lun->drop_gen, false) && lun->gen) {
+			struct lunar_gen *old = lun->gen;
+
+			lun->gen = NULL;
+			retire(lun, old);
+		}
 		swap_gen(lun);
 		apply_device(lun);
 		expire_held(lun);

@@ -79,6 +79,8 @@ struct lunar_lun_device {
  * per LUN, so the wedged thread's late return can never be mistaken for
  * its replacement's call (nor clear the replacement's clock).
  */
+struct lunar_worker;
+
 struct lunar_lua_watch {
 	_Atomic uint64_t busy;
 	struct lunar_lua_watch *next;
@@ -128,18 +130,16 @@ struct lunar_lun {
 	uint64_t faults_at[4];			/* when the last faults happened */
 	bool quarantined;			/* too many faults: NOT READY until reload */
 	atomic_bool forgetful;			/* a new generation was asked for */
+	atomic_bool drop_gen;			/* quarantined: the serving one goes */
 	char reload_msg[256];			/* lock: the last reload's outcome */
 	/* A handler written in C instead of Lua: the benchmark's reference
 	 * ceiling.  Answers lun->batch[0..n) like the Lua dispatcher does. */
 	void (*native)(struct lunar_lun *lun, uint32_t n);
 	void *transport;			/* e.g. the sim */
 
-	/* worker */
-	pthread_t thread;
-	_Atomic pid_t thread_tid;		/* for the scheduler, when it wedges */
+	/* worker (worker.c): the thread serving this LUN, maybe others too */
+	struct lunar_worker *worker;
 	bool thread_started;
-	int epfd;
-	int stop_fd;
 	int wake_fd;				/* written: run now */
 	int timer_fd;
 	uint64_t wake_ns;			/* tick wanted at (0: none) */

@@ -22,6 +22,7 @@
 #include "reload.h"
 #include "transports.h"
 #include "util.h"
+#include "worker.h"
 
 /*
  * Reloads.  A reload never takes a LUN down: the new generation is built
@@ -657,6 +658,19 @@ static void apply(struct lunar_reload *r, struct plan *p)
 			lun->handler = lun->cfg.handler;
 			lun->cfg.lua_memory_limit = s->cfg->lua_memory_limit;
 			lun->cfg.reload_on_change = s->cfg->reload_on_change;
+			__atomic_store_n(&lun->cfg.deadline_ns, s->cfg->deadline_ns, __ATOMIC_RELAXED);
+			if (!str_eq(lun->cfg.worker, s->cfg->worker)) {
+				/* to its new worker; what waits in the ring waits */
+				bool attached = lun->worker != NULL;
+
+				if (attached)
+					lunar_worker_stop(lun);
+				free(lun->cfg.worker);
+				lun->cfg.worker = s->cfg->worker ? strdup(s->cfg->worker) : NULL;
+				if (attached && lunar_worker_start(lun) < 0)
+					lunar_lun_set_state(lun, LUNAR_LUN_FAILED,
+							    "cannot start its worker");
+			}
 			outcome(lun, true, "config reload", NULL);
 			watch_lun(r, lun, s->gen);
 			lunar_lun_set_next_gen(lun, s->gen);

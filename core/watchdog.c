@@ -35,7 +35,7 @@ static void look(struct lunar_daemon *d)
 				"a new generation takes over");
 		if (lunar_lun_fault(lun, now, LUNAR_QUARANTINE_FAULTS, LUNAR_QUARANTINE_WINDOW_NS)) {
 			lun_err(lun->cfg.name,
-				"quarantined (NOT READY) after %d wedged handlers; lunarctl reload %s "
+				"quarantined (NOT READY) after %d handler faults; lunarctl reload %s "
 				"to try again", LUNAR_QUARANTINE_FAULTS, lun->cfg.name);
 			continue;
 		}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,36 @@
 #include "lun.h"
 #include "worker.h"
 
-enum { EV_PORT = 1, EV_STOP = 2, EV_TIMER = 3, EV_WAKE = 4 };
+/*
+ * A worker is a thread and the LUNs it serves: one LUN by default, or all
+ * the LUNs whose YAML names the same `worker:`.  Its epoll set holds each
+ * member's port, wake and timer fds, tagged with the member's pointer in
+ * the upper bits and the kind in the low three (a lunar_lun is aligned
+ * far beyond 8).  Only the thread touches the members' rings and Lua
+ * states; membership changes are asked of it and done between events, so
+ * it never holds a pointer to a LUN that has left.
+ */
+enum { EV_PORT = 1, EV_TIMER = 2, EV_WAKE = 3, EV_STOP = 4, EV_CTL = 5 };
+#define EV_KIND(u) ((unsigned)((u) & 7u))
+#define EV_LUN(u) ((struct lunar_lun *)(uintptr_t)((u) & ~(uint64_t)7))
+
+struct lunar_worker {
+	char name[72];
+	bool shared;			/* named in the YAML: other LUNs may join */
+	int epfd, stop_fd, ctl_fd;
+	pthread_t thread;
+	_Atomic pid_t tid;		/* for the scheduler, when it wedges */
+	bool running;
+	pthread_mutex_t lock;		/* thread, running, members, leaving */
+	pthread_cond_t left;
+	struct lunar_lun **members;
+	size_t n;
+	struct lunar_lun *leaving;	/* asked to leave; NULL once it has */
+	struct lunar_worker *next;
+};
+
+static pthread_mutex_t workers_lock = PTHREAD_MUTEX_INITIALIZER;	/* the list */
+static struct lunar_worker *workers;
 
 /* Arms the timer for the earliest tick the handler asked for. */
 static void arm(struct lunar_lun *lun)
@@ -30,88 +60,230 @@ static void arm(struct lunar_lun *lun)
 	lun->armed_ns = lun->wake_ns;
 }
 
+static int watch(struct lunar_worker *w, int op, int fd, struct lunar_lun *lun, unsigned kind)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)(uintptr_t)lun | kind };
+
+	return epoll_ctl(w->epfd, op, fd, op == EPOLL_CTL_DEL ? NULL : &ev);
+}
+
+/* A dead port (e.g. a uio device that went away) stays readable. */
+static void run(struct lunar_worker *w, struct lunar_lun *lun)
+{
+	if (lunar_lun_run(lun) < 0)
+		watch(w, EPOLL_CTL_DEL, lun->port->ops->fd(lun->port), NULL, 0);
+}
+
+static void unwatch_lun(struct lunar_worker *w, struct lunar_lun *lun)
+{
+	watch(w, EPOLL_CTL_DEL, lun->port->ops->fd(lun->port), NULL, 0);
+	watch(w, EPOLL_CTL_DEL, lun->wake_fd, NULL, 0);
+	watch(w, EPOLL_CTL_DEL, lun->timer_fd, NULL, 0);
+}
+
+/* In the thread: lets the member asked to leave go. */
+static void let_go(struct lunar_worker *w)
+{
+	uint64_t v;
+
+	if (read(w->ctl_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_err("worker %s: eventfd: %s", w->name, strerror(errno));
+	pthread_mutex_lock(&w->lock);
+	if (w->leaving) {
+		for (size_t i = 0; i < w->n; i++) {
+			if (w->members[i] != w->leaving)
+				continue;
+			w->members[i] = w->members[--w->n];
+			break;
+		}
+		unwatch_lun(w, w->leaving);
+		w->leaving = NULL;
+		pthread_cond_broadcast(&w->left);
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void serve(struct lunar_worker *w, struct lunar_lun *lun, unsigned kind)
+{
+	uint64_t v;
+
+	switch (kind) {
+	case EV_TIMER:
+		if (read(lun->timer_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			lun_err(lun->cfg.name, "timerfd: %s", strerror(errno));
+		/* one tick per request: the handler asks again if it still
+		 * has work at a later time */
+		lun->wake_ns = lun->armed_ns = 0;
+		lunar_lun_tick(lun);
+		break;
+	case EV_WAKE:
+		if (read(lun->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			lun_err(lun->cfg.name, "eventfd: %s", strerror(errno));
+		run(w, lun);
+		break;
+	default:
+		run(w, lun);
+	}
+	arm(lun);
+}
+
 static void *worker_main(void *arg)
 {
-	struct lunar_lun *lun = arg;
+	struct lunar_worker *w = arg;
 	char name[16];
 
-	snprintf(name, sizeof(name), "lunar/%s", lun->cfg.name);
+	/* the kernel keeps 15 characters of a thread's name */
+	memcpy(name, "lunar/", 6);
+	memcpy(name + 6, w->name, strnlen(w->name, sizeof(name) - 7));
+	name[6 + strnlen(w->name, sizeof(name) - 7)] = 0;
 	pthread_setname_np(pthread_self(), name);
-	atomic_store(&lun->thread_tid, (pid_t)syscall(SYS_gettid));
-	/* whatever arrived before we were started */
-	if (lunar_lun_run(lun) < 0)
-		epoll_ctl(lun->epfd, EPOLL_CTL_DEL, lun->port->ops->fd(lun->port), NULL);
+	atomic_store(&w->tid, (pid_t)syscall(SYS_gettid));
+	/* whatever arrived before we were started (or while the thread we
+	 * replace was stuck): through the loop, never under the lock, so a
+	 * handler stuck here can still be replaced */
+	pthread_mutex_lock(&w->lock);
+	for (size_t i = 0; i < w->n; i++)
+		lunar_worker_wake(w->members[i]);
+	pthread_mutex_unlock(&w->lock);
 	for (;;) {
-		struct epoll_event ev[4];
-		int n;
+		struct epoll_event ev[16];
+		bool ctl = false;
+		int n = epoll_wait(w->epfd, ev, 16, -1);
 
-		arm(lun);
-		n = epoll_wait(lun->epfd, ev, 4, -1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			lun_err(lun->cfg.name, "epoll_wait: %s", strerror(errno));
+			log_err("worker %s: epoll_wait: %s", w->name, strerror(errno));
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			uint64_t v;
-
-			switch (ev[i].data.u32) {
-			case EV_STOP:
+			if (EV_KIND(ev[i].data.u64) == EV_STOP)
 				return NULL;
-			case EV_TIMER:
-				if (read(lun->timer_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-					lun_err(lun->cfg.name, "timerfd: %s", strerror(errno));
-				/* one tick per request: the handler asks again if it
-				 * still has work at a later time */
-				lun->wake_ns = lun->armed_ns = 0;
-				lunar_lun_tick(lun);
-				break;
-			case EV_WAKE:
-				if (read(lun->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-					lun_err(lun->cfg.name, "eventfd: %s", strerror(errno));
-				lunar_lun_run(lun);
-				break;
-			default:
-				/* a dead port (e.g. a uio device that went away)
-				 * stays readable: stop polling it */
-				if (lunar_lun_run(lun) < 0)
-					epoll_ctl(lun->epfd, EPOLL_CTL_DEL,
-						  lun->port->ops->fd(lun->port), NULL);
-			}
+			ctl |= EV_KIND(ev[i].data.u64) == EV_CTL;
 		}
+		if (ctl) {
+			/* the rest of ev[] may name a LUN that is gone: poll again */
+			let_go(w);
+			continue;
+		}
+		for (int i = 0; i < n; i++)
+			serve(w, EV_LUN(ev[i].data.u64), EV_KIND(ev[i].data.u64));
 	}
 	return NULL;
 }
 
+static void worker_free(struct lunar_worker *w)
+{
+	if (w->epfd >= 0)
+		close(w->epfd);
+	if (w->stop_fd >= 0)
+		close(w->stop_fd);
+	if (w->ctl_fd >= 0)
+		close(w->ctl_fd);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->left);
+	free(w->members);
+	free(w);
+}
+
+static struct lunar_worker *worker_new(const char *name, bool shared)
+{
+	struct lunar_worker *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	w->shared = shared;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->left, NULL);
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	w->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->epfd < 0 || w->stop_fd < 0 || w->ctl_fd < 0 ||
+	    watch(w, EPOLL_CTL_ADD, w->stop_fd, NULL, EV_STOP) < 0 ||
+	    watch(w, EPOLL_CTL_ADD, w->ctl_fd, NULL, EV_CTL) < 0) {
+		worker_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+static void unlist(struct lunar_worker *w)
+{
+	for (struct lunar_worker **pp = &workers; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			return;
+		}
+	}
+}
+
+/* Makes lun a member of w; its wake/timer fds are open. */
+static int join(struct lunar_worker *w, struct lunar_lun *lun)
+{
+	struct lunar_lun **m;
+
+	pthread_mutex_lock(&w->lock);
+	m = realloc(w->members, (w->n + 1) * sizeof(*m));
+	if (m)
+		w->members = m;
+	if (!m || watch(w, EPOLL_CTL_ADD, lun->wake_fd, lun, EV_WAKE) < 0 ||
+	    watch(w, EPOLL_CTL_ADD, lun->timer_fd, lun, EV_TIMER) < 0 ||
+	    watch(w, EPOLL_CTL_ADD, lun->port->ops->fd(lun->port), lun, EV_PORT) < 0) {
+		unwatch_lun(w, lun);
+		pthread_mutex_unlock(&w->lock);
+		return -1;
+	}
+	w->members[w->n++] = lun;
+	lun->worker = w;
+	lun->thread_started = w->running;
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
 int lunar_worker_start(struct lunar_lun *lun)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct lunar_worker *w = NULL;
 
-	lun->epfd = epoll_create1(EPOLL_CLOEXEC);
-	lun->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	lun->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	lun->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	/* a tick asked for in open() (before there was a worker) stays */
 	lun->armed_ns = 0;
-	if (lun->epfd < 0 || lun->stop_fd < 0 || lun->wake_fd < 0 || lun->timer_fd < 0)
+	if (lun->wake_fd < 0 || lun->timer_fd < 0)
 		goto fail;
-	ev.data.u32 = EV_WAKE;
-	if (epoll_ctl(lun->epfd, EPOLL_CTL_ADD, lun->wake_fd, &ev) < 0)
-		goto fail;
-	ev.data.u32 = EV_STOP;
-	if (epoll_ctl(lun->epfd, EPOLL_CTL_ADD, lun->stop_fd, &ev) < 0)
-		goto fail;
-	ev.data.u32 = EV_TIMER;
-	if (epoll_ctl(lun->epfd, EPOLL_CTL_ADD, lun->timer_fd, &ev) < 0)
-		goto fail;
-	ev.data.u32 = EV_PORT;
-	if (epoll_ctl(lun->epfd, EPOLL_CTL_ADD, lun->port->ops->fd(lun->port), &ev) < 0)
-		goto fail;
-	if (pthread_create(&lun->thread, NULL, worker_main, lun) != 0)
-		goto fail;
+	pthread_mutex_lock(&workers_lock);
+	for (w = lun->cfg.worker ? workers : NULL; w; w = w->next)
+		if (w->shared && !strcmp(w->name, lun->cfg.worker))
+			break;
+	if (w) {
+		/* a running thread: it takes what waits in the ring at once */
+		if (join(w, lun) < 0) {
+			pthread_mutex_unlock(&workers_lock);
+			goto fail;
+		}
+		pthread_mutex_unlock(&workers_lock);
+		lunar_worker_wake(lun);
+		return 0;
+	}
+	w = worker_new(lun->cfg.worker ? lun->cfg.worker : lun->cfg.name, lun->cfg.worker != NULL);
+	if (!w || join(w, lun) < 0) {
+		pthread_mutex_unlock(&workers_lock);
+		goto fail_free;
+	}
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+		pthread_mutex_unlock(&workers_lock);
+		goto fail_free;
+	}
+	w->running = true;
 	lun->thread_started = true;
+	w->next = workers;
+	workers = w;
+	pthread_mutex_unlock(&workers_lock);
 	return 0;
+fail_free:
+	if (w)
+		worker_free(w);
+	lun->worker = NULL;
 fail:
 	lun_err(lun->cfg.name, "cannot start its worker: %s", strerror(errno));
 	lunar_worker_stop(lun);
@@ -121,20 +293,23 @@ fail:
 void lunar_worker_replace(struct lunar_lun *lun)
 {
 	struct sched_param idle = { .sched_priority = 0 };
-	struct lunar_lua_watch *w;
+	struct lunar_worker *w = lun->worker;
+	struct lunar_lua_watch *lw;
 	pid_t tid;
 
-	pthread_mutex_lock(&lun->worker_lock);
-	if (!lun->thread_started) {
-		pthread_mutex_unlock(&lun->worker_lock);
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	if (!w->running) {
+		pthread_mutex_unlock(&w->lock);
 		return;
 	}
 	/* the new thread's Lua calls are timed on a word of their own */
-	w = calloc(1, sizeof(*w));
-	if (w) {
-		w->next = lun->watches;
-		lun->watches = w;
-		atomic_store(&lun->watch, w);
+	lw = calloc(1, sizeof(*lw));
+	if (lw) {
+		lw->next = lun->watches;
+		lun->watches = lw;
+		atomic_store(&lun->watch, lw);
 	}
 	atomic_fetch_add(&lun->zombies, 1);
 	/*
@@ -142,46 +317,76 @@ void lunar_worker_replace(struct lunar_lun *lun)
 	 * ends: SCHED_IDLE leaves that CPU to every other thread (other
 	 * LUNs' workers above all) and lets the loop have only what is left.
 	 */
-	tid = atomic_load(&lun->thread_tid);
+	tid = atomic_load(&w->tid);
 	if (tid > 0 && sched_setscheduler(tid, SCHED_IDLE, &idle) < 0)
 		lun_warn(lun->cfg.name, "cannot lower the wedged thread's priority: %s",
 			 strerror(errno));
-	/* the stuck thread touches nothing of the LUN any more (its next
-	 * step, leave(), exits): its generation is set aside */
+	/* the stuck thread touches nothing any more (its next step, leave(),
+	 * exits): its generation is set aside */
 	lun->wedged = lun->gen;
 	lun->gen = NULL;
 	lun->recover = true;
 	atomic_store(&lun->recovering, true);
-	pthread_detach(lun->thread);
-	if (!w || pthread_create(&lun->thread, NULL, worker_main, lun) != 0) {
-		lun_err(lun->cfg.name,
-			"cannot start a worker to replace the wedged one: the LUN stops");
-		lun->thread_started = false;
+	pthread_detach(w->thread);
+	if (!lw || pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+		lun_err(lun->cfg.name, "cannot start a worker to replace the wedged one: %s stops",
+			w->n > 1 ? "every LUN of its worker" : "the LUN");
+		w->running = false;
+		for (size_t i = 0; i < w->n; i++)
+			w->members[i]->thread_started = false;
 	}
-	pthread_mutex_unlock(&lun->worker_lock);
+	pthread_mutex_unlock(&w->lock);
 }
 
 void lunar_worker_stop(struct lunar_lun *lun)
 {
+	struct lunar_worker *w = lun->worker;
 	uint64_t one = 1;
+	bool last;
 
-	pthread_mutex_lock(&lun->worker_lock);
-	if (lun->thread_started) {
-		if (write(lun->stop_fd, &one, sizeof(one)) < 0)
-			lun_err(lun->cfg.name, "cannot stop its worker");
-		pthread_join(lun->thread, NULL);
-		lun->thread_started = false;
+	if (w) {
+		pthread_mutex_lock(&w->lock);
+		if (w->running && w->n > 1) {
+			/* the thread serves others: it lets this one go between
+			 * events (a stuck thread is replaced first) */
+			w->leaving = lun;
+			if (write(w->ctl_fd, &one, sizeof(one)) < 0)
+				lun_err(lun->cfg.name, "cannot reach its worker");
+			while (w->leaving == lun && w->running)
+				pthread_cond_wait(&w->left, &w->lock);
+			pthread_mutex_unlock(&w->lock);
+		} else {
+			for (size_t i = 0; i < w->n; i++) {
+				if (w->members[i] == lun) {
+					w->members[i] = w->members[--w->n];
+					break;
+				}
+			}
+			unwatch_lun(w, lun);
+			last = w->n == 0;
+			pthread_mutex_unlock(&w->lock);
+			if (last) {
+				/* the LUN is torn down after this: its thread must be
+				 * gone, not just told */
+				if (w->running) {
+					if (write(w->stop_fd, &one, sizeof(one)) < 0)
+						lun_err(lun->cfg.name, "cannot stop its worker");
+					pthread_join(w->thread, NULL);
+				}
+				pthread_mutex_lock(&workers_lock);
+				unlist(w);
+				pthread_mutex_unlock(&workers_lock);
+				worker_free(w);
+			}
+		}
+		lun->worker = NULL;
 	}
-	pthread_mutex_unlock(&lun->worker_lock);
-	if (lun->epfd >= 0)
-		close(lun->epfd);
-	if (lun->stop_fd >= 0)
-		close(lun->stop_fd);
+	lun->thread_started = false;
 	if (lun->wake_fd >= 0)
 		close(lun->wake_fd);
 	if (lun->timer_fd >= 0)
 		close(lun->timer_fd);
-	lun->epfd = lun->stop_fd = lun->wake_fd = lun->timer_fd = -1;
+	lun->wake_fd = lun->timer_fd = -1;
 }
 
 void lunar_worker_wake(struct lunar_lun *lun)

@@ -19,8 +19,8 @@ function M.command(lun, cmd)
       return cmd:defer()
    end
    if cmd.cdb[0] == 0x28 then
-      -- stuck for 3 s in a loop the JIT compiles (no hook can stop it)
-      local stop = lunar.now_ns() + 3e9
+      -- stuck for 6 s in a loop the JIT compiles (no hook can stop it)
+      local stop = lunar.now_ns() + 6e9
       local x = 0
       while lunar.now_ns() < stop do x = x + 1 end
       return cmd:good()
@@ -90,16 +90,24 @@ for t in /proc/"$LUNAR_PID"/task/*; do
 	policy=$(sed 's/.*) //' "$t/stat" | awk '{print $39}')
 	[ "$policy" = 5 ] && idle=$((idle + 1))
 done
-[ "$idle" = 1 ] || fail "$idle lunar/spin threads under SCHED_IDLE, expected the wedged one"
+[ "$idle" = 1 ] || fail "$idle lunar/spin threads under SCHED_IDLE, expected the wedged one: $(
+	for t in /proc/"$LUNAR_PID"/task/*; do
+		echo "$(cat "$t/comm") $(sed 's/.*) //' "$t/stat" | awk '{print $39}')"
+	done | tr '\n' ' ')"
 wait_for_log "spin: reloaded \(recovering from a wedged handler\)"
 cdb spin 000000000000
 expect_good
 expect_lun spin state serving
 [ "$(lunarctl stats spin --json | jq .luns[0].faults)" = 1 ] || fail "faults not counted"
-# the abandoned thread returns after its 3 s and leaves; what it held comes back
-sleep 3
-for i in 1 2 3; do cdb spin 000000000000; expect_good; done
-[ "$(lunarctl stats spin --json | jq .luns[0].queue_depth)" = 0 ] || fail "slots not reclaimed"
+# the abandoned thread returns after its 6 s and leaves; what it held
+# comes back (the slots are reclaimed as the LUN runs next)
+deadline=$(( $(_now_ms) + 15000 ))
+until [ "$(lunarctl stats spin --json | jq .luns[0].queue_depth)" = 0 ]; do
+	[ "$(_now_ms)" -lt "$deadline" ] || fail "slots not reclaimed"
+	cdb spin 000000000000
+	expect_good
+	sleep 0.2
+done
 
 # two more wedges: quarantine
 for n in 2 3; do

@@ -799,6 +799,22 @@ static void test_queue_depth(void **state)
 		   "4:72: 'queue_depth' must be an integer, not '99999999999999999999'\n");
 }
 
+static void test_worker(void **state)
+{
+	struct lunar_config *c = load_ok(*state,
+					 "luns:\n"
+					 "  - {name: a, transport: sim, handler: h.lua, size: 1MiB, worker: pair}\n"
+					 "  - {name: b, transport: sim, handler: h.lua, size: 1MiB}\n");
+
+	assert_string_equal(c->luns[0].worker, "pair");
+	assert_null(c->luns[1].worker);
+	lunar_config_free(c);
+	load_fails(*state,
+		   "luns:\n"
+		   "  - {name: a, transport: sim, handler: h.lua, size: 1MiB, worker: 'two words'}\n",
+		   "2:67: worker name 'two words' may only use letters, digits, '-', '_' and '.' (at most 64)\n");
+}
+
 static void test_lua_memory_limit(void **state)
 {
 	load_fails(*state,
@@ -1264,6 +1280,7 @@ int main(void)
 		T(test_version),
 		T(test_tcmu_netlink),
 		T(test_queue_depth),
+		T(test_worker),
 		T(test_lua_memory_limit),
 		T(test_bad_sim_section),
 		T(test_bad_tcmu_section),
