@@ -1316,6 +1316,42 @@ function Disk:reset()
    if self.lun.transport ~= "tcmu" then queue_ua(self, 0x29, 0x03) end
 end
 
+--- d:export() -- what an initiator set with MODE SELECT (the changeable
+-- bits of each mode page) and the unit attentions not yet reported, as
+-- plain data: a reload carries them to the next generation.
+function Disk:export()
+   local mode = {}
+   for _, code in ipairs(PAGES) do
+      local cur = self.mode_cur[code]
+      if cur then mode[code] = ffi.string(cur, cur[1] + 2) end
+   end
+   local ua = {}
+   for i = 1, self.ua_n do ua[i] = { self.ua_asc[i], self.ua_ascq[i] } end
+   return { mode = mode, ua = ua }
+end
+
+--- d:import(t) -- takes what export() gave, as far as it fits this disk:
+-- only the bits this disk lets an initiator change, pages of the same
+-- length.
+function Disk:import(t)
+   if type(t) ~= "table" then return end
+   for code, bytes in pairs(type(t.mode) == "table" and t.mode or {}) do
+      local cur, chg = self.mode_cur[code], self.mode_chg[code]
+      if cur and type(bytes) == "string" and #bytes == cur[1] + 2 then
+         for i = 2, #bytes - 1 do
+            local b = bytes:byte(i + 1)
+            cur[i] = bor(band(cur[i], bnot(chg[i])), band(b, chg[i]))
+         end
+      end
+   end
+   apply_mode(self)
+   for _, v in ipairs(type(t.ua) == "table" and t.ua or {}) do
+      if type(v) == "table" and type(v[1]) == "number" and type(v[2]) == "number" then
+         queue_ua(self, v[1], v[2])
+      end
+   end
+end
+
 -- Is h a disk-level handler (ops) rather than a raw one (command)?
 function M.is_disk_handler(h)
    return type(h.command) ~= "function" and type(h.read) == "function"

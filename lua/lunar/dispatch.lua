@@ -169,13 +169,20 @@ function M.new(lun_id, info, cmd_size)
       if handler.check then handler.check(lun) end
    end
 
+   -- The disk's mode settings and pending unit attentions go across too:
+   -- an initiator's MODE SELECT (write cache off, say) must survive an edit
+   -- of the handler.
    local function export()
-      if not handler.export then return nil end
-      return state.encode(handler.export(lun))
+      local t = { disk = lun.disk and lun.disk:export() }
+      if handler.export then t.handler = handler.export(lun) end
+      return state.encode(t)
    end
 
    local function import(text)
-      if handler.import and text then handler.import(lun, state.decode(text)) end
+      if not text then return end
+      local t = state.decode(text)
+      if lun.disk and t.disk then lun.disk:import(t.disk) end
+      if handler.import and t.handler ~= nil then handler.import(lun, t.handler) end
    end
 
    -- The Lua files this generation runs: a change to any of them reloads
