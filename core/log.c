@@ -167,30 +167,34 @@ static void emit(int level, const char *lun, const char *msg)
 	lunar_buf_free(&b);
 }
 
-void lunar_logf(int level, const char *fmt, ...)
+static void vlog(int level, const char *lun, const char *fmt, va_list ap)
 {
 	char msg[2048];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	emit(level, lun, msg);
+}
+
+void lunar_logf(int level, const char *fmt, ...)
+{
 	va_list ap;
 
 	if (level > log_level)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vlog(level, NULL, fmt, ap);
 	va_end(ap);
-	emit(level, NULL, msg);
 }
 
 void lunar_logf_lun(int level, const char *lun, const char *fmt, ...)
 {
-	char msg[2048];
 	va_list ap;
 
 	if (level > log_level)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vlog(level, lun, fmt, ap);
 	va_end(ap);
-	emit(level, lun, msg);
 }
 
 bool lunar_ratelimit(struct lunar_ratelimit *rl, uint64_t now_ns, unsigned *suppressed)

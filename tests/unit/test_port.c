@@ -325,9 +325,10 @@ static void test_abandoned_buffers_stay_kept_until_release(void **state)
 	destroy(f);
 }
 
-static void test_abandon_holds_blocks_until_release(void **state)
+/* The initiator gets BUSY at once; `kept` blocks are held until release. */
+static void abandon_and_release(uint16_t caps, uint32_t kept)
 {
-	struct fx *f = make(0xffff);
+	struct fx *f = make(caps);
 	uint8_t in[4096];
 	struct lunar_sim_io r = { .cdb = { 0x28, [8] = 8 }, .data_in = in, .data_in_len = 4096 };
 	struct lunar_cmd *c;
@@ -339,32 +340,22 @@ static void test_abandon_holds_blocks_until_release(void **state)
 	f->port->ops->abandon(f->port, c);
 	f->port->ops->flush(f->port);
 	assert_int_equal(r.status, LUNAR_BUSY);
-	assert_int_equal(lunar_sim_kept(f->sim), 1);
+	assert_int_equal(lunar_sim_kept(f->sim), kept);
 	f->port->ops->release(f->port, c);
 	lunar_lun_slot_put(f->lun, c);
 	assert_int_equal(lunar_sim_kept(f->sim), 0);
 	destroy(f);
 }
 
+static void test_abandon_holds_blocks_until_release(void **state)
+{
+	abandon_and_release(0xffff, 1);
+}
+
 /* A kernel without KEEP_BUF: abandon is a plain completion, release a no-op. */
 static void test_abandon_without_keep_buf_completes(void **state)
 {
-	struct fx *f = make(LUNAR_TCMU_CAP_OOOC | LUNAR_TCMU_CAP_READ_LEN);
-	uint8_t in[4096];
-	struct lunar_sim_io r = { .cdb = { 0x28, [8] = 8 }, .data_in = in, .data_in_len = 4096 };
-	struct lunar_cmd *c;
-
-	lunar_sim_submit(f->sim, &r);
-	c = drain_one(f);
-	c->status = LUNAR_BUSY;
-	c->state = LUNAR_CMD_DONE;
-	f->port->ops->abandon(f->port, c);
-	f->port->ops->flush(f->port);
-	assert_int_equal(r.status, LUNAR_BUSY);
-	assert_int_equal(lunar_sim_kept(f->sim), 0);
-	f->port->ops->release(f->port, c);
-	lunar_lun_slot_put(f->lun, c);
-	destroy(f);
+	abandon_and_release(LUNAR_TCMU_CAP_OOOC | LUNAR_TCMU_CAP_READ_LEN, 0);
 }
 
 int main(void)
