@@ -404,3 +404,20 @@ write_file()
 {
 	cat >"$TESTDIR/$1"
 }
+
+# sim_lun NAME HANDLER [KEY: VALUE...]: $TESTDIR/lunar.yaml with one 1 MiB
+# sim LUN served by $TESTDIR/HANDLER; each further argument is one more
+# key of the LUN (e.g. "deadline: 1s").
+sim_lun()
+{
+	local name=$1 handler=$2 kv
+
+	shift 2
+	{
+		printf 'luns:\n  - name: %s\n    transport: sim\n    handler: %s\n    size: 1MiB\n' \
+			"$name" "$handler"
+		for kv in "$@"; do
+			printf '    %s\n' "$kv"
+		done
+	} >"$TESTDIR/lunar.yaml"
+}

@@ -21,13 +21,7 @@ function M.command(lun, cmd)
 end
 return M
 LUA
-write_file lunar.yaml <<'YAML'
-luns:
-  - name: wrong
-    transport: sim
-    handler: wrong.lua
-    size: 1MiB
-YAML
+sim_lun wrong wrong.lua
 start_lunar "$TESTDIR/lunar.yaml"
 
 cdb wrong "$(cdb10 0x2a 0 1)" --data-out-hex "$(printf '5a%.0s' $(seq 512))"

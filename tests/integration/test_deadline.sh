@@ -24,15 +24,7 @@ function M.command(lun, cmd)
 end
 return M
 LUA
-write_file lunar.yaml <<'YAML'
-luns:
-  - name: forget
-    transport: sim
-    handler: forget.lua
-    size: 1MiB
-    queue_depth: 4
-    deadline: 500ms
-YAML
+sim_lun forget forget.lua "queue_depth: 4" "deadline: 500ms"
 start_lunar "$TESTDIR/lunar.yaml"
 
 t0=$(_now_ms)

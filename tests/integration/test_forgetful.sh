@@ -20,15 +20,7 @@ function M.command(lun, cmd)
 end
 return M
 LUA
-write_file lunar.yaml <<'YAML'
-luns:
-  - name: forget
-    transport: sim
-    handler: forget.lua
-    size: 1MiB
-    queue_depth: 2
-    deadline: 300ms
-YAML
+sim_lun forget forget.lua "queue_depth: 2" "deadline: 300ms"
 start_lunar "$TESTDIR/lunar.yaml"
 
 for round in 1 2 3; do

@@ -20,13 +20,7 @@ function M.command(lun, cmd)
 end
 return M
 LUA
-write_file lunar.yaml <<'YAML'
-luns:
-  - name: talk
-    transport: sim
-    handler: talk.lua
-    size: 1MiB
-YAML
+sim_lun talk talk.lua
 
 # ---- json
 start_lunar "$TESTDIR/lunar.yaml" --log json

@@ -7,13 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 
 cp "$LUNAR_SOURCE_DIR/examples/hello.lua" "$TESTDIR/hello.lua"
-write_file lunar.yaml <<'YAML'
-luns:
-  - name: n0
-    transport: sim
-    handler: hello.lua
-    size: 1MiB
-YAML
+sim_lun n0 hello.lua
 sock=$TESTDIR/notify.sock
 out=$TESTDIR/notify.txt
 "$LUNAR" lua "$LUNAR_SOURCE_DIR/tests/integration/dgram_sink.lua" "$sock" "$out" "$TESTDIR/ready" &

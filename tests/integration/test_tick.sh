@@ -37,13 +37,7 @@ function M.tick(lun, now)
 end
 return M
 LUA
-write_file lunar.yaml <<'YAML'
-luns:
-  - name: slow
-    transport: sim
-    handler: slow.lua
-    size: 1MiB
-YAML
+sim_lun slow slow.lua
 start_lunar "$TESTDIR/lunar.yaml"
 
 t0=$(_now_ms)
