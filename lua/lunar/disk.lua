@@ -75,8 +75,9 @@ local function param_list_length(c)
 end
 
 -- The Data-Out buffer does not match what the CDB says: LIO's answer
--- (INVALID FIELD IN COMMAND INFORMATION UNIT).  Under TCMU the kernel
--- rejects these itself; sim and Xen reach here.
+-- (INVALID FIELD IN COMMAND INFORMATION UNIT).  TCMU passes such commands
+-- through (iSCSI's expected length is the buffer), and cannot report a
+-- Data-Out residual back, so the command is refused rather than cut.
 local function bad_data_length(c)
    return c:check(ILLEGAL, 0x0e, 0x03)
 end
@@ -513,8 +514,13 @@ local function exec_caw(d, lun, c)
    if out_of_range(d, lba, n) then return lba_out_of_range(c) end
    local bs = d.bs
    local len = n * bs
+   -- NoLB 0 with data: the field disagrees with what was sent (libiscsi
+   -- asks for 256 blocks, which a byte holds as 0, and expects 5/24/00)
+   if n == 0 then
+      if tonumber(c.length) ~= 0 then return invalid_field(c, 13) end
+      return c:good()
+   end
    if tonumber(c.length) ~= 2 * len then return bad_data_length(c) end
-   if n == 0 then return c:good() end
    local off = lba * bs
    local durable = band(cdb[1], 0x08) ~= 0 or not d.wce
    if d.compare_and_write then

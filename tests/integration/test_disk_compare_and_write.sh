@@ -4,7 +4,8 @@
 # COMPARE AND WRITE on lunar.disk (emulated over read and write, atomic in
 # the LUN's worker): the Data-Out is NoLB blocks to compare, then NoLB to
 # write.  Equal: written.  Different: E/1D/00 with the offset of the first
-# differing byte in INFORMATION, and nothing written.  NoLB 0 is GOOD;
+# differing byte in INFORMATION, and nothing written.  NoLB 0 is GOOD
+# (with data, 5/24/00 at byte 13: libiscsi's 256 blocks wrap to 0);
 # over MAXIMUM COMPARE AND WRITE LENGTH 5/24/00 (byte 13); past the end
 # 5/21/00; a Data-Out of the wrong size is an error.
 source "$(dirname "$0")/lib.sh"
@@ -37,6 +38,9 @@ expect_data "$B"
 
 cdb d0 "$(caw 50 0)"
 expect_good
+cdb d0 "$(caw 50 0)" --data-out-hex "$A$A"
+expect_sense 5 24 00
+expect_field_pointer c0000d
 cdb d0 "$(caw 50 3)" --data-out-hex "$A$A$A"
 expect_sense 5 24 00
 expect_field_pointer c0000d
