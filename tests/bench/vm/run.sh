@@ -14,7 +14,7 @@
 #              lunarctl is taken from beside it
 #   --runtime  seconds per fio run (default 5, plus 1 s of ramp)
 #   --rounds   rounds of every job on every LUN (default 3)
-#   --json     where the results go (default build/bench/results/<time>-vm.json)
+#   --json     where the results go (default bench/results/<time>-vm.json)
 #   --png      the chart (default: the JSON's name, .png; "" for none)
 #   --keep     keep fio's raw JSON and the daemons' logs there
 #   --profile  then profile a few runs with perf in the guest (into --keep)
@@ -54,7 +54,7 @@ parse_args()
 		*) usage ;;
 		esac
 	done
-	[ -n "$json" ] || json=$src/build/bench/results/$(date +%Y%m%d-%H%M%S)-vm.json
+	[ -n "$json" ] || json=$src/bench/results/$(date +%Y%m%d-%H%M%S)-vm.json
 	[ "$png" != unset ] || png=${json%.json}.png
 	[ -x "$lunar" ] || { echo "bench --vm: no lunar at $lunar" >&2; exit 2; }
 	command -v tcmu-runner >/dev/null && command -v fio >/dev/null ||
