@@ -441,7 +441,9 @@ int lunar_xen_front_submit(struct lunar_xen_front *f, struct lunar_xen_front_io 
 
 		if (nseg == LUNAR_VSCSI_SG_MAX || grant_new(f, sh, out) < 0)
 			goto fail;
-		if (out)
+		/* the guest's pages are its buffer: for a Data-In too, what
+		 * the backend does not write keeps what the buffer held */
+		if (io->dma != LUNAR_VSCSI_DMA_NONE)
 			memcpy(page_mem(f, sh->pages[sh->npages]) + off, (uint8_t *)io->buf + done, n);
 		segs[nseg++] = (struct lunar_vscsi_seg){ sh->refs[sh->npages], (uint16_t)off,
 							 (uint16_t)n };

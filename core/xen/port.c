@@ -162,7 +162,10 @@ static void xp_destroy(struct lunar_port *p)
 	}
 	pthread_mutex_unlock(&vh->lock);
 	lunar_xen_poke(vh->kick_efd);
+	/* the ring thread may be poking it right now (flush_staged) */
+	pthread_mutex_lock(&vh->poke_lock);
 	close(xp->efd);
+	pthread_mutex_unlock(&vh->poke_lock);
 	free(xp->cmds);
 	free(xp);
 }

@@ -157,11 +157,24 @@ int lunar_vscsi_req_parse(const struct lunar_vscsi_wire_req *w, uint32_t sg_max,
 	return 0;
 }
 
+int64_t lunar_vscsi_desc_check(const struct lunar_vscsi_seg *d, uint32_t n, const char **why)
+{
+	int64_t length = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (d[i].length == 0 || (uint32_t)d[i].offset + d[i].length > LUNAR_VSCSI_PAGE) {
+			*why = "an indirect descriptor does not lie within its page";
+			return -1;
+		}
+		length += d[i].length;
+	}
+	return length;
+}
+
 int64_t lunar_vscsi_req_indirect(const struct lunar_vscsi_req *r, const uint8_t *const *pages,
 				 struct lunar_vscsi_seg *out, const char **why)
 {
 	uint32_t k = 0;
-	int64_t length = 0;
 
 	for (uint32_t i = 0; i < r->nseg; i++) {
 		uint32_t cnt = r->seg[i].length / sizeof(struct lunar_vscsi_seg);
@@ -174,14 +187,7 @@ int64_t lunar_vscsi_req_indirect(const struct lunar_vscsi_req *r, const uint8_t 
 			dst[b] = src[b];
 		k += cnt;
 	}
-	for (uint32_t i = 0; i < k; i++) {
-		if (out[i].length == 0 || (uint32_t)out[i].offset + out[i].length > LUNAR_VSCSI_PAGE) {
-			*why = "an indirect descriptor does not lie within its page";
-			return -1;
-		}
-		length += out[i].length;
-	}
-	return length;
+	return lunar_vscsi_desc_check(out, k, why);
 }
 
 int lunar_vscsi_ring_respond(struct lunar_vscsi_ring *r, const struct lunar_vscsi_wire_rsp *rsp)

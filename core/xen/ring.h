@@ -156,6 +156,13 @@ int64_t lunar_vscsi_req_indirect(const struct lunar_vscsi_req *r, const uint8_t 
 				 struct lunar_vscsi_seg *out, const char **why);
 
 /*
+ * Checks n descriptors already copied out of the guest's pages (a grant
+ * copy put them in our memory).  Returns the data length in bytes, or -1
+ * with *why set.
+ */
+int64_t lunar_vscsi_desc_check(const struct lunar_vscsi_seg *d, uint32_t n, const char **why);
+
+/*
  * Writes a response into the next response entry (not yet visible to the
  * frontend).  Returns -1 if no request is waiting for one.
  */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -43,21 +44,74 @@ static void die(struct lunar_xen_vhost *vh, const char *why)
 		lunar_xen_poke(vh->notice_fd);
 }
 
+/*
+ * LUNAR_XEN_PROFILE=1: where the ring thread's time goes, logged when the
+ * vhost disconnects.  Off, it costs a test of a NULL pointer.
+ */
+struct lunar_xen_prof {
+	uint64_t wakes, passes, requests, responses, notifies;
+	uint64_t copy_calls, copy_segs, maps, unmaps;
+	uint64_t ns_copy_out, ns_copy_in, ns_map, ns_unmap, ns_notify, ns_poke, ns_wait, ns_total;
+	uint64_t t0;
+};
+
+static uint64_t prof_start(const struct lunar_xen_vhost *vh)
+{
+	return vh->prof ? lunar_now_ns() : 0;
+}
+
+static void prof_add(const struct lunar_xen_vhost *vh, uint64_t *ns, uint64_t t0)
+{
+	if (vh->prof)
+		*ns += lunar_now_ns() - t0;
+}
+
+static void prof_log(struct lunar_xen_vhost *vh)
+{
+	struct lunar_xen_prof *p = vh->prof;
+	double n;
+
+	if (!p)
+		return;
+	p->ns_total = lunar_now_ns() - p->t0;
+	n = p->requests ? (double)p->requests : 1;
+	log_info("xen %s: profile: %llu requests in %llu passes (%llu wakes), %llu responses, "
+		 "%llu notifies; grant copy %llu calls %llu segments, %llu maps, %llu unmaps; "
+		 "us per request: copy-out %.1f copy-in %.1f map %.1f unmap %.1f notify %.1f "
+		 "poke %.1f; ring thread busy %.1f%% of %.1f s",
+		 vh->name, (unsigned long long)p->requests, (unsigned long long)p->passes,
+		 (unsigned long long)p->wakes, (unsigned long long)p->responses,
+		 (unsigned long long)p->notifies, (unsigned long long)p->copy_calls,
+		 (unsigned long long)p->copy_segs, (unsigned long long)p->maps,
+		 (unsigned long long)p->unmaps, p->ns_copy_out / n / 1e3, p->ns_copy_in / n / 1e3,
+		 p->ns_map / n / 1e3, p->ns_unmap / n / 1e3, p->ns_notify / n / 1e3,
+		 p->ns_poke / n / 1e3,
+		 p->ns_total ? 100.0 * (double)(p->ns_total - p->ns_wait) / (double)p->ns_total : 0,
+		 (double)p->ns_total / 1e9);
+}
+
 /* ---- the ring thread ------------------------------------------------------------ */
 
 static void unmap_data(struct lunar_xen_vhost *vh, struct vreq *v)
 {
+	uint64_t t0;
+
 	if (!v->map)
 		return;
+	t0 = prof_start(vh);
 	if (vh->x->vt->unmap(vh->ch, v->map, v->nmap) < 0)
 		log_err("xen %s: cannot unmap %u data grants: %s", vh->name, v->nmap, strerror(errno));
+	if (vh->prof) {
+		prof_add(vh, &vh->prof->ns_unmap, t0);
+		vh->prof->unmaps++;
+	}
 	v->map = NULL;
 	v->nmap = 0;
 }
 
-/* Writes v's response and frees it: grants are unmapped before, as the
+/* Writes v's response, not yet visible: grants are unmapped before, as the
  * frontend ends its grants as soon as it sees the response. */
-static void respond(struct lunar_xen_vhost *vh, struct vreq *v, int32_t rslt_raw)
+static void write_response(struct lunar_xen_vhost *vh, struct vreq *v, int32_t rslt_raw)
 {
 	struct lunar_vscsi_wire_rsp w;
 
@@ -68,10 +122,25 @@ static void respond(struct lunar_xen_vhost *vh, struct vreq *v, int32_t rslt_raw
 		w.rslt = rslt_raw;
 	if (!atomic_load(&vh->dead) && lunar_vscsi_ring_respond(&vh->ring, &w) < 0)
 		die(vh, "internal: a response without a request");
-	pthread_mutex_lock(&vh->lock);
+	if (vh->prof)
+		vh->prof->responses++;
+}
+
+/* vh->lock held */
+static void free_vreq(struct vreq *v)
+{
 	v->state = V_FREE;
 	v->port = NULL;
 	v->next = NULL;
+	v->copy = false;
+}
+
+/* Writes v's response and frees it. */
+static void respond(struct lunar_xen_vhost *vh, struct vreq *v, int32_t rslt_raw)
+{
+	write_response(vh, v, rslt_raw);
+	pthread_mutex_lock(&vh->lock);
+	free_vreq(v);
 	pthread_mutex_unlock(&vh->lock);
 }
 
@@ -120,21 +189,104 @@ static void abort_queued(struct lunar_xen_vhost *vh, struct vreq *v)
 	lunar_xen_vreq_done(vh, v);
 }
 
+/*
+ * Runs this pass's grant copies (vh->copies) in one call.  A failed call
+ * fails every piece.
+ */
+static void copy_run(struct lunar_xen_vhost *vh, uint64_t *ns)
+{
+	uint64_t t0;
+
+	if (!vh->ncopies)
+		return;
+	t0 = prof_start(vh);
+	if (vh->x->vt->copy(vh->ch, vh->copies, vh->ncopies) < 0) {
+		for (uint32_t i = 0; i < vh->ncopies; i++)
+			vh->copies[i].status = -1;
+	}
+	if (vh->prof) {
+		prof_add(vh, ns, t0);
+		vh->prof->copy_calls++;
+		vh->prof->copy_segs += vh->ncopies;
+	}
+}
+
+/* Did every piece of v's copy go through? */
+static bool copied(const struct lunar_xen_vhost *vh, const struct vreq *v)
+{
+	for (uint32_t i = v->copy_first; i < v->copy_first + v->copy_n; i++)
+		if (vh->copies[i].status)
+			return false;
+	return true;
+}
+
+/*
+ * Adds the pieces that move v's first len bytes between its bounce buffer
+ * and its segments, in the direction given.  The segments were checked to
+ * lie within their pages; len is at most their sum.
+ */
+static void copy_add(struct lunar_xen_vhost *vh, struct vreq *v, uint64_t len, bool to_guest)
+{
+	uint64_t off = 0;
+
+	v->copy_first = vh->ncopies;
+	for (uint32_t i = 0; i < v->nsegs && off < len; i++) {
+		uint32_t n = (uint32_t)LUNAR_MIN((uint64_t)v->segs[i].length, len - off);
+
+		vh->copies[vh->ncopies++] = (struct lunar_xen_copy){
+			.local = v->bounce + off,
+			.gref = v->segs[i].gref,
+			.offset = v->segs[i].offset,
+			.len = (uint16_t)n,
+			.to_guest = to_guest,
+		};
+		off += n;
+	}
+	v->copy_n = vh->ncopies - v->copy_first;
+}
+
+/*
+ * Answers what the workers completed: the Data-In of every copied command
+ * goes to the guest in one grant copy, then every response is written and
+ * the records freed under one lock.
+ */
 static void reap(struct lunar_xen_vhost *vh)
 {
-	struct vreq *list;
+	struct vreq *list, *v;
 
 	pthread_mutex_lock(&vh->lock);
 	list = vh->done;
 	vh->done = NULL;
 	vh->done_tail = &vh->done;
 	pthread_mutex_unlock(&vh->lock);
-	while (list) {
-		struct vreq *v = list;
-
-		list = v->next;
-		respond(vh, v, 0);
+	if (!list)
+		return;
+	vh->ncopies = 0;
+	for (v = list; v; v = v->next) {
+		v->copy_n = 0;
+		/* only what the handler transferred: the rest of the guest's
+		 * buffer stays as it was */
+		if (v->copy && v->dir == LUNAR_DIR_IN && v->residual < v->length)
+			copy_add(vh, v, v->length - v->residual, true);
 	}
+	copy_run(vh, vh->prof ? &vh->prof->ns_copy_in : NULL);
+	for (v = list; v; v = v->next) {
+		if (v->copy_n && !copied(vh, v)) {
+			/* the guest's pages would not take the data */
+			bump(&vh->st_refused);
+			v->host = LUNAR_VSCSI_HOST_ERROR;
+			v->status = v->sense_len = 0;
+			v->residual = (uint32_t)v->length;
+		}
+		write_response(vh, v, 0);
+	}
+	pthread_mutex_lock(&vh->lock);
+	while (list) {
+		v = list;
+		list = v->next;
+		free_vreq(v);
+	}
+	pthread_mutex_unlock(&vh->lock);
 }
 
 /* ABORT and RESET are answered once the commands they end are answered. */
@@ -205,45 +357,70 @@ static void refuse(struct lunar_xen_vhost *vh, struct vreq *v, const char *why)
 }
 
 /*
- * Maps a command's data grants and builds its iovecs.  Returns 0, -1 when
- * the grants do not map (answer DID_ERROR), -2 when the indirect
- * descriptors are malformed (stop the vhost).
+ * Indirect requests: copies the descriptor arrays out of the guest's pages
+ * into v->desc (by grant copy, else through a read-only mapping), once,
+ * and checks them.  Returns the data length, -1 when the pages cannot be
+ * read (answer DID_ERROR), -2 when the descriptors are malformed (stop the
+ * vhost).
  */
-static int map_data(struct lunar_xen_vhost *vh, struct vreq *v, const char **why)
+static int64_t fetch_desc(struct lunar_xen_vhost *vh, struct vreq *v, const char **why)
 {
 	const struct lunar_vscsi_req *r = &v->req;
-	const struct lunar_vscsi_seg *seg = r->seg;
-	uint32_t n = r->nseg;
+	const uint8_t *pages[LUNAR_VSCSI_SEGS];
 	uint8_t *base;
+	int64_t len;
 
-	v->length = r->length;
-	if (r->indirect) {
-		const uint8_t *pages[LUNAR_VSCSI_SEGS];
-		int64_t len;
+	if (vh->copy_max) {
+		uint32_t k = 0;
 
-		for (uint32_t i = 0; i < n; i++)
-			vh->refs[i] = r->seg[i].gref;
-		base = vh->x->vt->map(vh->ch, n, vh->refs, false);
-		if (!base) {
-			*why = "indirect descriptor pages do not map";
+		vh->ncopies = 0;
+		for (uint32_t i = 0; i < r->nseg; i++) {
+			vh->copies[vh->ncopies++] = (struct lunar_xen_copy){
+				.local = &v->desc[k],
+				.gref = r->seg[i].gref,
+				.offset = r->seg[i].offset,
+				.len = r->seg[i].length,
+			};
+			k += r->seg[i].length / sizeof(struct lunar_vscsi_seg);
+		}
+		v->copy_first = 0;
+		v->copy_n = vh->ncopies;
+		copy_run(vh, vh->prof ? &vh->prof->ns_copy_out : NULL);
+		if (!copied(vh, v)) {
+			*why = "indirect descriptor pages cannot be read";
 			return -1;
 		}
-		for (uint32_t i = 0; i < n; i++)
-			pages[i] = base + (size_t)i * LUNAR_VSCSI_PAGE;
-		len = lunar_vscsi_req_indirect(r, pages, vh->desc, why);
-		vh->x->vt->unmap(vh->ch, base, n);
-		if (len < 0)
-			return -2;
-		v->length = (uint64_t)len;
-		seg = vh->desc;
-		n = r->ndesc;
+		len = lunar_vscsi_desc_check(v->desc, r->ndesc, why);
+		return len < 0 ? -2 : len;
 	}
-	v->iovcnt = 0;
-	if (!n)
-		return 0;
+	for (uint32_t i = 0; i < r->nseg; i++)
+		vh->refs[i] = r->seg[i].gref;
+	base = vh->x->vt->map(vh->ch, r->nseg, vh->refs, false);
+	if (!base) {
+		*why = "indirect descriptor pages do not map";
+		return -1;
+	}
+	for (uint32_t i = 0; i < r->nseg; i++)
+		pages[i] = base + (size_t)i * LUNAR_VSCSI_PAGE;
+	len = lunar_vscsi_req_indirect(r, pages, v->desc, why);
+	vh->x->vt->unmap(vh->ch, base, r->nseg);
+	return len < 0 ? -2 : len;
+}
+
+/* Maps the data grants and builds the iovecs over them. */
+static int map_data(struct lunar_xen_vhost *vh, struct vreq *v, const char **why)
+{
+	uint32_t n = v->nsegs;
+	uint64_t t0 = prof_start(vh);
+	uint8_t *base;
+
 	for (uint32_t i = 0; i < n; i++)
-		vh->refs[i] = seg[i].gref;
-	base = vh->x->vt->map(vh->ch, n, vh->refs, r->dma != LUNAR_VSCSI_DMA_TO_DEVICE);
+		vh->refs[i] = v->segs[i].gref;
+	base = vh->x->vt->map(vh->ch, n, vh->refs, v->req.dma != LUNAR_VSCSI_DMA_TO_DEVICE);
+	if (vh->prof) {
+		prof_add(vh, &vh->prof->ns_map, t0);
+		vh->prof->maps++;
+	}
 	if (!base) {
 		*why = "data grants do not map";
 		return -1;
@@ -251,17 +428,56 @@ static int map_data(struct lunar_xen_vhost *vh, struct vreq *v, const char **why
 	v->map = base;
 	v->nmap = n;
 	for (uint32_t i = 0; i < n; i++) {
-		uint8_t *p = base + (size_t)i * LUNAR_VSCSI_PAGE + seg[i].offset;
+		uint8_t *p = base + (size_t)i * LUNAR_VSCSI_PAGE + v->segs[i].offset;
 		struct iovec *last = v->iovcnt ? &v->iov[v->iovcnt - 1] : NULL;
 
 		/* the pages are contiguous in our mapping: a segment that goes
 		 * on where the last one ended extends it */
 		if (last && (uint8_t *)last->iov_base + last->iov_len == p)
-			last->iov_len += seg[i].length;
+			last->iov_len += v->segs[i].length;
 		else
-			v->iov[v->iovcnt++] = (struct iovec){ p, seg[i].length };
+			v->iov[v->iovcnt++] = (struct iovec){ p, v->segs[i].length };
 	}
 	return 0;
+}
+
+/*
+ * Gets a command's data ready.  Small Data-In and Data-Out buffers go
+ * through the vhost's own bounce buffer by grant copy: the copies of a
+ * whole pass are one call, and nothing is mapped or unmapped (each a
+ * page-table change and a TLB flush in a PV dom0).  Larger ones, and
+ * bidirectional ones, are mapped.  Returns 0, -1 (answer DID_ERROR), -2
+ * (stop the vhost).
+ */
+static int prepare_data(struct lunar_xen_vhost *vh, struct vreq *v, const char **why)
+{
+	const struct lunar_vscsi_req *r = &v->req;
+
+	v->length = r->length;
+	v->segs = r->seg;
+	v->nsegs = r->nseg;
+	v->iovcnt = 0;
+	v->copy = false;
+	v->copy_n = 0;
+	if (r->indirect) {
+		int64_t len = fetch_desc(vh, v, why);
+
+		if (len < 0)
+			return (int)len;
+		v->length = (uint64_t)len;
+		v->segs = v->desc;
+		v->nsegs = r->ndesc;
+	}
+	if (!v->nsegs)
+		return 0;
+	if (v->bounce && v->length <= vh->copy_max &&
+	    (r->dma == LUNAR_VSCSI_DMA_TO_DEVICE || r->dma == LUNAR_VSCSI_DMA_FROM_DEVICE)) {
+		v->copy = true;
+		v->iov[0] = (struct iovec){ v->bounce, (size_t)v->length };
+		v->iovcnt = 1;
+		return 0;
+	}
+	return map_data(vh, v, why);
 }
 
 static uint8_t dir_of(uint8_t dma)
@@ -281,14 +497,17 @@ static void note_tmr(struct xport *xp, uint8_t act, uint32_t target)
 		xp->tmrq[xp->ntmr++] = (struct tmr_note){ .act = act, .target = target };
 }
 
+/* Takes a command: its data readied, it waits in vh->staged for the end
+ * of the pass (flush_staged). */
 static void take_cdb(struct lunar_xen_vhost *vh, struct vreq *v, struct xport *xp, uint64_t id)
 {
 	const char *why = NULL;
 	int rc;
 
-	rc = map_data(vh, v, &why);
+	rc = prepare_data(vh, v, &why);
 	if (rc == -2) {
 		die(vh, why);
+		respond_host(vh, v, LUNAR_VSCSI_HOST_ERROR);
 		return;
 	}
 	if (rc < 0) {
@@ -304,20 +523,84 @@ static void take_cdb(struct lunar_xen_vhost *vh, struct vreq *v, struct xport *x
 		refuse(vh, v, "Data-Out buffer for an opcode that returns data");
 		return;
 	}
-	pthread_mutex_lock(&vh->lock);
-	if (!alive(vh, xp, id)) {
-		/* removed while its grants were mapped */
-		pthread_mutex_unlock(&vh->lock);
-		respond_host(vh, v, LUNAR_VSCSI_HOST_NO_CONNECT);
-		return;
-	}
 	v->port = xp;
-	v->state = V_QUEUED;
-	v->next = NULL;
-	*xp->qtail = v;
-	xp->qtail = &v->next;
-	lunar_xen_poke(xp->efd);
+	v->port_id = id;
+	vh->staged[vh->nstaged++] = v;
+}
+
+/*
+ * The end of a pass (or an ABORT/RESET, which must find every command
+ * before it queued): the Data-Out of every copied command comes from the
+ * guest in one grant copy, the commands go to their ports, and each port
+ * is poked once.
+ */
+static void flush_staged(struct lunar_xen_vhost *vh)
+{
+	struct xport *poke[RING];
+	int fds[RING];
+	struct vreq *gone[RING];
+	uint32_t npoke = 0, ngone = 0;
+	uint64_t t0;
+
+	if (!vh->nstaged)
+		return;
+	vh->ncopies = 0;
+	for (uint32_t i = 0; i < vh->nstaged; i++) {
+		struct vreq *v = vh->staged[i];
+
+		v->copy_n = 0;
+		if (!v->copy)
+			continue;
+		if (v->dir == LUNAR_DIR_OUT)
+			copy_add(vh, v, v->length, false);
+	}
+	copy_run(vh, vh->prof ? &vh->prof->ns_copy_out : NULL);
+	pthread_mutex_lock(&vh->poke_lock);
+	pthread_mutex_lock(&vh->lock);
+	for (uint32_t i = 0; i < vh->nstaged; i++) {
+		struct vreq *v = vh->staged[i];
+		struct xport *xp = v->port;
+		uint32_t k;
+
+		if (v->copy_n && !copied(vh, v)) {
+			gone[ngone++] = v;
+			v->port = NULL;
+			v->host = LUNAR_VSCSI_HOST_ERROR;
+			continue;
+		}
+		if (!alive(vh, xp, v->port_id)) {
+			/* removed while its data was readied */
+			gone[ngone++] = v;
+			v->port = NULL;
+			v->host = LUNAR_VSCSI_HOST_NO_CONNECT;
+			continue;
+		}
+		v->state = V_QUEUED;
+		v->next = NULL;
+		*xp->qtail = v;
+		xp->qtail = &v->next;
+		for (k = 0; k < npoke && poke[k] != xp; k++)
+			;
+		if (k == npoke) {
+			poke[npoke] = xp;
+			fds[npoke++] = xp->efd;
+		}
+	}
 	pthread_mutex_unlock(&vh->lock);
+	vh->nstaged = 0;
+	t0 = prof_start(vh);
+	for (uint32_t k = 0; k < npoke; k++)
+		lunar_xen_poke(fds[k]);
+	prof_add(vh, vh->prof ? &vh->prof->ns_poke : NULL, t0);
+	pthread_mutex_unlock(&vh->poke_lock);
+	for (uint32_t i = 0; i < ngone; i++) {
+		struct vreq *v = gone[i];
+
+		if (v->host == LUNAR_VSCSI_HOST_ERROR)
+			refuse(vh, v, "the guest's Data-Out pages cannot be read");
+		else
+			respond_host(vh, v, LUNAR_VSCSI_HOST_NO_CONNECT);
+	}
 }
 
 static void take_tmr(struct lunar_xen_vhost *vh, struct vreq *v, struct xport *xp, uint64_t id)
@@ -402,6 +685,7 @@ static void consume(struct lunar_xen_vhost *vh)
 			if (vh->v[i].state == V_FREE)
 				v = &vh->v[i];
 		if (v) {
+			v->state = V_STAGED;
 			v->req = r;
 			v->seq = ++vh->seq;
 			v->map = NULL;
@@ -409,6 +693,7 @@ static void consume(struct lunar_xen_vhost *vh)
 			v->iovcnt = 0;
 			v->length = 0;
 			v->port = NULL;
+			v->copy = false;
 		}
 		xp = route(vh, &r);
 		if (xp)
@@ -427,25 +712,43 @@ static void consume(struct lunar_xen_vhost *vh)
 			}
 			continue;
 		}
-		if (r.act == LUNAR_VSCSI_ACT_CDB)
+		if (vh->prof)
+			vh->prof->requests++;
+		if (r.act == LUNAR_VSCSI_ACT_CDB) {
 			take_cdb(vh, v, xp, id);
-		else
+		} else {
+			/* what came before it is where it must look */
+			flush_staged(vh);
 			take_tmr(vh, v, xp, id);
+		}
 	}
+	flush_staged(vh);
 }
 
+/* Publishes the responses written: one event, if the frontend asked for
+ * one (rsp_event) among them. */
 static void publish(struct lunar_xen_vhost *vh)
 {
+	uint64_t t0;
+
 	if (atomic_load(&vh->dead) || vh->ring.rsp_prod_pvt == vh->pushed)
 		return;
 	vh->pushed = vh->ring.rsp_prod_pvt;
-	if (lunar_vscsi_ring_push(&vh->ring))
+	if (lunar_vscsi_ring_push(&vh->ring)) {
+		t0 = prof_start(vh);
 		vh->x->vt->evt_notify(vh->ch);
+		if (vh->prof) {
+			prof_add(vh, &vh->prof->ns_notify, t0);
+			vh->prof->notifies++;
+		}
+	}
 }
 
 static void service(struct lunar_xen_vhost *vh)
 {
 	for (;;) {
+		if (vh->prof)
+			vh->prof->passes++;
 		reap(vh);
 		answer_tmrs(vh);
 		consume(vh);
@@ -475,10 +778,15 @@ static void *ring_main(void *arg)
 			{ .fd = vh->kick_efd, .events = POLLIN },
 			{ .fd = vh->stop_efd, .events = POLLIN },
 		};
-		uint64_t cnt;
+		uint64_t cnt, t0 = prof_start(vh);
 		bool evt;
+		int rc = poll(pfd, 3, -1);
 
-		if (poll(pfd, 3, -1) < 0) {
+		if (vh->prof) {
+			prof_add(vh, &vh->prof->ns_wait, t0);
+			vh->prof->wakes++;
+		}
+		if (rc < 0) {
 			if (errno == EINTR)
 				continue;
 			die(vh, "poll failed");
@@ -505,6 +813,23 @@ static void *ring_main(void *arg)
 
 /* ---- the vhost ------------------------------------------------------------------- */
 
+/*
+ * Requests up to this many bytes go by grant copy, larger ones are mapped
+ * (0: all mapped, as where gntdev cannot copy).  LUNAR_XEN_COPY_MAX, in
+ * bytes, overrides the default: for measuring.
+ */
+static uint32_t copy_max(struct lunar_xenops *x, struct lunar_xen_chan *ch)
+{
+	const char *env = getenv("LUNAR_XEN_COPY_MAX");
+	uint64_t v = COPY_MAX_DEFAULT;
+
+	if (x->vt->copy(ch, NULL, 0) < 0)
+		return 0;
+	if (env && *env)
+		v = strtoull(env, NULL, 0);
+	return (uint32_t)LUNAR_MIN(v, (uint64_t)LUNAR_VSCSI_SG_MAX * LUNAR_VSCSI_PAGE);
+}
+
 struct lunar_xen_vhost *lunar_xen_vhost_connect(struct lunar_xenops *x, uint32_t domid,
 						const char *name, uint32_t ring_ref,
 						uint32_t evtchn, uint32_t sg_max, int notice_fd,
@@ -525,13 +850,24 @@ struct lunar_xen_vhost *lunar_xen_vhost_connect(struct lunar_xenops *x, uint32_t
 	vh->rl = (struct lunar_ratelimit)LUNAR_RATELIMIT_INIT(5000000000ull, 5);
 	snprintf(vh->name, sizeof(vh->name), "%s", name);
 	pthread_mutex_init(&vh->lock, NULL);
+	pthread_mutex_init(&vh->poke_lock, NULL);
+	vh->copies = calloc(COPIES, sizeof(*vh->copies));
+	if (!vh->copies) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	for (int i = 0; i < RING; i++) {
 		vh->v[i].iov = calloc(LUNAR_VSCSI_SG_MAX, sizeof(struct iovec));
-		if (!vh->v[i].iov) {
+		vh->v[i].desc = calloc(LUNAR_VSCSI_SG_MAX, sizeof(struct lunar_vscsi_seg));
+		if (!vh->v[i].iov || !vh->v[i].desc) {
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
 	}
+	if (getenv("LUNAR_XEN_PROFILE") && atoi(getenv("LUNAR_XEN_PROFILE")) > 0)
+		vh->prof = calloc(1, sizeof(*vh->prof));
+	if (vh->prof)
+		vh->prof->t0 = lunar_now_ns();
 	vh->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vh->kick_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vh->stop_efd < 0 || vh->kick_efd < 0) {
@@ -551,6 +887,24 @@ struct lunar_xen_vhost *lunar_xen_vhost_connect(struct lunar_xenops *x, uint32_t
 		goto fail;
 	}
 	lunar_vscsi_ring_init(&vh->ring, vh->page);
+	vh->copy_max = copy_max(x, vh->ch);
+	for (int i = 0; i < RING && vh->copy_max; i++) {
+		/*
+		 * Fresh zero pages, never recycled heap: a Data-In the handler
+		 * leaves partly unwritten sends the guest what the bounce held,
+		 * and that must be nothing but what this guest itself sent or
+		 * was sent through this vhost.  Page-aligned (a 4 KiB piece is
+		 * one page of ours to pin); untouched pages cost no memory.
+		 */
+		void *b = mmap(NULL, vh->copy_max, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (b == MAP_FAILED)
+			log_warn("xen %s: no memory for a bounce buffer: its requests are mapped",
+				 vh->name);
+		else
+			vh->v[i].bounce = b;
+	}
 	if (x->vt->bind(vh->ch, evtchn) < 0) {
 		snprintf(err, errlen, "event-channel %u does not bind: %s", evtchn, strerror(errno));
 		goto fail;
@@ -576,12 +930,18 @@ void lunar_xen_vhost_disconnect(struct lunar_xen_vhost *vh)
 		lunar_xen_poke(vh->stop_efd);
 		pthread_join(vh->thread, NULL);
 	}
+	prof_log(vh);
 	/* nothing is mapped past this point but the ring itself */
 	for (int i = 0; i < RING; i++) {
 		if (vh->v[i].map)
 			unmap_data(vh, &vh->v[i]);
 		free(vh->v[i].iov);
+		free(vh->v[i].desc);
+		if (vh->v[i].bounce)
+			munmap(vh->v[i].bounce, vh->copy_max);
 	}
+	free(vh->copies);
+	free(vh->prof);
 	if (vh->page)
 		vh->x->vt->unmap(vh->ch, vh->page, 1);
 	if (vh->ch)
@@ -591,6 +951,7 @@ void lunar_xen_vhost_disconnect(struct lunar_xen_vhost *vh)
 	if (vh->kick_efd >= 0)
 		close(vh->kick_efd);
 	pthread_mutex_destroy(&vh->lock);
+	pthread_mutex_destroy(&vh->poke_lock);
 	free(vh);
 }
 

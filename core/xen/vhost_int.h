@@ -18,12 +18,15 @@
 #include "util.h"
 #include "log.h"
 #include "xen/ring.h"
+#include "xen/xenops.h"
 
 struct lunar_xenops;
 struct lunar_xen_chan;
 
 enum {
 	RING = LUNAR_VSCSI_RING_SIZE,
+	COPY_MAX_DEFAULT = 64 << 10,	/* bytes; LUNAR_XEN_COPY_MAX overrides */
+	COPIES = RING * LUNAR_VSCSI_SG_MAX,
 	MAX_DEVS = 64,		/* LUNs on one vhost */
 	TMR_ABORT_TASK = 1,	/* task management types as TCMU numbers them */
 	TMR_LUN_RESET = 5,
@@ -32,6 +35,7 @@ enum {
 /* Life of a request, from the ring to its response. */
 enum vstate {
 	V_FREE,
+	V_STAGED,	/* taken from the ring: the ring thread readies it */
 	V_QUEUED,	/* waiting in its port for a slot */
 	V_TAKEN,	/* in a slot of its LUN */
 	V_DONE,		/* answered: unmap and respond (ring thread) */
@@ -45,9 +49,17 @@ struct vreq {
 	uint64_t seq;			/* consumption order */
 	struct lunar_vscsi_req req;	/* the one copy of the request */
 	struct xport *port;
-	/* data */
+	uint64_t port_id;		/* V_STAGED: the port's id when routed */
+	/* data: either granted pages mapped (map) or our bounce buffer that
+	 * grant copies fill (Data-Out) or empty (Data-In) */
 	uint8_t *map;
 	uint32_t nmap;
+	bool copy;
+	uint8_t *bounce;		/* copy_max bytes */
+	const struct lunar_vscsi_seg *segs;	/* the data segments */
+	uint32_t nsegs;
+	struct lunar_vscsi_seg *desc;	/* indirect descriptors, LUNAR_VSCSI_SG_MAX */
+	uint32_t copy_first, copy_n;	/* its pieces of this pass's grant copy */
 	struct iovec *iov;
 	uint32_t iovcnt;
 	uint64_t length;
@@ -82,6 +94,9 @@ struct xport {
 	/* worker only */
 	bool kick;
 	struct lunar_cmd **cmds;
+	/* bounce buffers of abandoned commands (by slot): a wedged handler
+	 * may still write into them until release */
+	uint8_t **held;
 };
 
 struct lunar_xen_vhost {
@@ -99,6 +114,12 @@ struct lunar_xen_vhost {
 	atomic_bool dead;
 	char why[160];
 
+	/*
+	 * Ports are poked (their eventfd written) outside lock, so a woken
+	 * worker never finds the ring thread holding it; poke_lock keeps the
+	 * eventfd open meanwhile.  Order: poke_lock, then lock.
+	 */
+	pthread_mutex_t poke_lock;
 	pthread_mutex_t lock;		/* vreq states, queues, ports[] */
 	struct vreq v[RING];
 	struct vreq *done, **done_tail;
@@ -109,8 +130,13 @@ struct lunar_xen_vhost {
 
 	/* ring thread scratch */
 	uint32_t refs[LUNAR_VSCSI_SG_MAX];
-	struct lunar_vscsi_seg desc[LUNAR_VSCSI_SG_MAX];
+	uint32_t copy_max;		/* larger requests are mapped */
+	struct lunar_xen_copy *copies;	/* one pass's grant copies */
+	uint32_t ncopies;
+	struct vreq *staged[RING];	/* taken this pass, not yet queued */
+	uint32_t nstaged;
 	struct lunar_ratelimit rl;
+	struct lunar_xen_prof *prof;	/* LUNAR_XEN_PROFILE=1 */
 
 	_Atomic uint64_t st_requests, st_no_connect, st_refused, st_aborts, st_resets;
 };

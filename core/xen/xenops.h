@@ -33,6 +33,20 @@ struct lunar_xs_perm {
 	uint32_t perms;
 };
 
+/*
+ * One piece of a grant copy: len bytes between our memory and a granted
+ * page of the frontend (offset + len within the page).  status is 0 once
+ * copied, negative (a GNTST_* code) when the grant would not allow it.
+ */
+struct lunar_xen_copy {
+	void *local;
+	uint32_t gref;
+	uint16_t offset;
+	uint16_t len;
+	bool to_guest;			/* else from the guest */
+	int16_t status;
+};
+
 struct lunar_xenops_vt {
 	/* ---- xenstore ---- */
 	int (*xs_fd)(struct lunar_xenops *x);
@@ -63,6 +77,13 @@ struct lunar_xenops_vt {
 	/* n granted pages of the frontend, contiguous; NULL on failure */
 	void *(*map)(struct lunar_xen_chan *c, uint32_t n, const uint32_t *refs, bool writable);
 	int (*unmap)(struct lunar_xen_chan *c, void *addr, uint32_t n);
+	/*
+	 * n grant copies in one call (the hypervisor copies: nothing is
+	 * mapped).  -1 if the call failed as a whole (each status then says
+	 * nothing); else each segment's status says whether it was copied.
+	 * n = 0 tells whether this Xen can copy at all.
+	 */
+	int (*copy)(struct lunar_xen_chan *c, struct lunar_xen_copy *segs, uint32_t n);
 	/* binds the frontend's port; returns 0 */
 	int (*bind)(struct lunar_xen_chan *c, uint32_t remote_port);
 	/* readable when an event came */

@@ -99,6 +99,8 @@ struct lunar_xen_sim {
 	struct grant *grants;
 	uint32_t next_ref;
 	uint32_t mapped, map_failures;
+	uint64_t copies, copy_failures;
+	bool no_copy;			/* a Xen (or kernel) without grant copy */
 	struct port ports[MAX_PORTS];
 };
 
@@ -680,6 +682,51 @@ static int s_unmap(struct lunar_xen_chan *lc, void *addr, uint32_t n)
 	return -1;
 }
 
+/* GNTST_bad_gntref, GNTST_permission_denied */
+enum { ST_BAD_REF = -3, ST_DENIED = -8 };
+
+static int s_copy(struct lunar_xen_chan *lc, struct lunar_xen_copy *segs, uint32_t n)
+{
+	struct chan *c = (struct chan *)lc;
+	struct lunar_xen_sim *s = c->sim;
+
+	if (s->no_copy) {
+		errno = ENOSYS;
+		return -1;
+	}
+	/* as gntdev: a segment past its page fails the whole call */
+	for (uint32_t i = 0; i < n; i++) {
+		if ((uint32_t)segs[i].offset + segs[i].len > PAGE || !segs[i].local) {
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	pthread_mutex_lock(&s->lock);
+	for (uint32_t i = 0; i < n; i++) {
+		struct lunar_xen_copy *k = &segs[i];
+		const struct grant *g = k->gref < MAX_GRANTS ? &s->grants[k->gref] : NULL;
+		uint8_t *page;
+
+		if (!g || !g->used) {
+			k->status = ST_BAD_REF;
+		} else if (k->to_guest && g->readonly) {
+			k->status = ST_DENIED;
+		} else {
+			page = s->mem + (size_t)g->page * PAGE + k->offset;
+			if (k->to_guest)
+				memcpy(page, k->local, k->len);
+			else
+				memcpy(k->local, page, k->len);
+			k->status = 0;
+			s->copies++;
+			continue;
+		}
+		s->copy_failures++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
 static int s_bind(struct lunar_xen_chan *lc, uint32_t remote_port)
 {
 	struct chan *c = (struct chan *)lc;
@@ -775,6 +822,7 @@ static const struct lunar_xenops_vt sim_vt = {
 	.chan_close = s_chan_close,
 	.map = s_map,
 	.unmap = s_unmap,
+	.copy = s_copy,
 	.bind = s_bind,
 	.evt_fd = s_evt_fd,
 	.evt_pending = s_evt_pending,
@@ -932,6 +980,25 @@ uint32_t lunar_xen_sim_map_failures(struct lunar_xen_sim *s)
 	n = s->map_failures;
 	pthread_mutex_unlock(&s->lock);
 	return n;
+}
+
+uint64_t lunar_xen_sim_copies(struct lunar_xen_sim *s, uint64_t *failures)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->copies;
+	if (failures)
+		*failures = s->copy_failures;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+void lunar_xen_sim_no_copy(struct lunar_xen_sim *s, bool no_copy)
+{
+	pthread_mutex_lock(&s->lock);
+	s->no_copy = no_copy;
+	pthread_mutex_unlock(&s->lock);
 }
 
 uint32_t lunar_xen_sim_evtchn_alloc(struct lunar_xen_sim *s, int *fd)

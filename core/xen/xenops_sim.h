@@ -39,6 +39,12 @@ uint32_t lunar_xen_sim_mapped(struct lunar_xen_sim *s);
 /* Maps or unmaps that failed (bad ref, write to a read-only grant). */
 uint32_t lunar_xen_sim_map_failures(struct lunar_xen_sim *s);
 
+/* Grant copy segments done (and, in *failures, refused: a bad ref, a
+ * write to a read-only grant). */
+uint64_t lunar_xen_sim_copies(struct lunar_xen_sim *s, uint64_t *failures);
+/* Plays a Xen whose gntdev cannot copy: the backend must map. */
+void lunar_xen_sim_no_copy(struct lunar_xen_sim *s, bool no_copy);
+
 /* An unbound event channel of the guest; *fd is readable when the backend
  * notified it.  Returns the port. */
 uint32_t lunar_xen_sim_evtchn_alloc(struct lunar_xen_sim *s, int *fd);

@@ -17,12 +17,15 @@ struct xx {
 	struct xs_handle *xs;
 };
 
+enum { COPY_CHUNK = 256 };	/* grant copy segments handed to one ioctl */
+
 struct xchan {
 	uint32_t domid;
 	xengnttab_handle *gt;
 	xenevtchn_handle *ev;
 	evtchn_port_t port;
 	bool bound;
+	xengnttab_grant_copy_segment_t seg[COPY_CHUNK];
 };
 
 static struct xs_handle *xsh(struct lunar_xenops *x)
@@ -167,6 +170,44 @@ static int x_unmap(struct lunar_xen_chan *lc, void *addr, uint32_t n)
 	return xengnttab_unmap(((struct xchan *)lc)->gt, addr, n);
 }
 
+static int x_copy(struct lunar_xen_chan *lc, struct lunar_xen_copy *segs, uint32_t n)
+{
+	struct xchan *c = (struct xchan *)lc;
+
+	if (!n)
+		return xengnttab_grant_copy(c->gt, 0, c->seg);
+	for (uint32_t done = 0; done < n;) {
+		uint32_t k = n - done < COPY_CHUNK ? n - done : COPY_CHUNK;
+
+		for (uint32_t i = 0; i < k; i++) {
+			const struct lunar_xen_copy *s = &segs[done + i];
+			xengnttab_grant_copy_segment_t *g = &c->seg[i];
+
+			g->len = s->len;
+			g->status = 0;
+			if (s->to_guest) {
+				g->source.virt = s->local;
+				g->dest.foreign.ref = s->gref;
+				g->dest.foreign.offset = s->offset;
+				g->dest.foreign.domid = (uint16_t)c->domid;
+				g->flags = GNTCOPY_dest_gref;
+			} else {
+				g->source.foreign.ref = s->gref;
+				g->source.foreign.offset = s->offset;
+				g->source.foreign.domid = (uint16_t)c->domid;
+				g->dest.virt = s->local;
+				g->flags = GNTCOPY_source_gref;
+			}
+		}
+		if (xengnttab_grant_copy(c->gt, k, c->seg) < 0)
+			return -1;
+		for (uint32_t i = 0; i < k; i++)
+			segs[done + i].status = c->seg[i].status;
+		done += k;
+	}
+	return 0;
+}
+
 static int x_bind(struct lunar_xen_chan *lc, uint32_t remote_port)
 {
 	struct xchan *c = (struct xchan *)lc;
@@ -221,6 +262,7 @@ static const struct lunar_xenops_vt xen_vt = {
 	.chan_close = x_chan_close,
 	.map = x_map,
 	.unmap = x_unmap,
+	.copy = x_copy,
 	.bind = x_bind,
 	.evt_fd = x_evt_fd,
 	.evt_pending = x_evt_pending,

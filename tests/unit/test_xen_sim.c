@@ -787,6 +787,82 @@ static void test_grants_that_do_not_map_are_refused_cleanly(void **state)
 	assert_int_equal(tur.rslt, 0);
 }
 
+/*
+ * Requests up to 64 KiB go through the vhost's bounce buffers by grant
+ * copy, larger ones are mapped; a Xen that cannot copy gets every request
+ * mapped.  The guest sees the same bytes either way, and a Data-In shorter
+ * than its buffer leaves the rest of the buffer as the guest had it.
+ */
+static void roundtrip(struct fx *f, uint32_t len, uint32_t lba)
+{
+	static uint8_t out[1 << 20], in[1 << 20];
+	struct lunar_xen_front_io io;
+
+	for (uint32_t i = 0; i < len; i++)
+		out[i] = (uint8_t)(i * 7 + lba);
+	rw10(&io, 0x2a, lba, out, len, 0);
+	run(f, 0, &io);
+	assert_int_equal(io.rslt, 0);
+	memset(in, 0, len);
+	rw10(&io, 0x28, lba, in, len, 0);
+	run(f, 0, &io);
+	assert_int_equal(io.rslt, 0);
+	assert_int_equal(io.residual, 0);
+	assert_memory_equal(in, out, len);
+}
+
+static void short_inquiry_keeps_the_rest(struct fx *f)
+{
+	uint8_t buf[96];
+	struct lunar_xen_front_io io = { .cdb = { 0x12, 0, 0, 0, 96, 0 }, .cdb_len = 6,
+					 .dma = LUNAR_VSCSI_DMA_FROM_DEVICE, .buf = buf,
+					 .len = sizeof(buf) };
+
+	memset(buf, 0xa5, sizeof(buf));
+	run(f, 0, &io);
+	assert_int_equal(io.rslt, 0);
+	assert_int_equal(io.residual, 96 - 36);
+	assert_memory_equal(buf + 8, "LUNAR   ", 8);
+	for (int i = 36; i < 96; i++)
+		assert_int_equal(buf[i], 0xa5);
+}
+
+static void test_small_requests_by_grant_copy_large_ones_mapped(void **state)
+{
+	struct fx *f = *state;
+	uint64_t c0, c1, c2, fails;
+
+	connect_front(f, 0, "0", "disk0", 0);
+	c0 = lunar_xen_sim_copies(f->sim, &fails);
+	roundtrip(f, 4096, 100);
+	c1 = lunar_xen_sim_copies(f->sim, &fails);
+	/* a page each way */
+	assert_int_equal(c1 - c0, 2);
+	roundtrip(f, 64 << 10, 200);
+	c2 = lunar_xen_sim_copies(f->sim, &fails);
+	/* 16 pages each way (and the indirect descriptor pages) */
+	assert_true(c2 - c1 >= 2 * 16);
+	roundtrip(f, 1 << 20, 400);
+	/* mapped: only its descriptor page (one per request) is copied */
+	assert_int_equal(lunar_xen_sim_copies(f->sim, &fails), c2 + 2);
+	assert_int_equal(fails, 0);
+	short_inquiry_keeps_the_rest(f);
+}
+
+static void test_a_xen_without_grant_copy_maps_everything(void **state)
+{
+	struct fx *f = *state;
+	uint64_t c0, fails;
+
+	lunar_xen_sim_no_copy(f->sim, true);
+	connect_front(f, 0, "0", "disk0", 0);
+	c0 = lunar_xen_sim_copies(f->sim, &fails);
+	roundtrip(f, 4096, 100);
+	roundtrip(f, 64 << 10, 200);
+	short_inquiry_keeps_the_rest(f);
+	assert_int_equal(lunar_xen_sim_copies(f->sim, &fails), c0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -807,6 +883,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_indirect_descriptor_past_its_page, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grants_that_do_not_map_are_refused_cleanly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_ring_ref_and_event_channel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_small_requests_by_grant_copy_large_ones_mapped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_xen_without_grant_copy_maps_everything, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
