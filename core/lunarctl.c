@@ -23,6 +23,13 @@ static void usage(FILE *f)
 {
 	fputs("usage: lunarctl [--ctl SOCKET] COMMAND [--json]\n"
 	      "  status                                  LUNs, transport, handler, state, counters\n"
+	      "  stats [LUN]                             commands, errors by sense, latency\n"
+	      "                                          percentiles, Lua memory\n"
+	      "  trace LUN [--count N]                   each command as it completes: CDB,\n"
+	      "                                          status, sense, latency (Ctrl-C ends)\n"
+	      "  top [--interval MS] [--count N]         IOPS, MB/s and latency per LUN, live\n"
+	      "  reload [LUN]                            the configuration (or one LUN's handler)\n"
+	      "                                          again; exit 1 and why when refused\n"
 	      "  cdb LUN HEXCDB [--data-out FILE|--data-out-hex HEX] [--read N] [--timeout MS]\n"
 	      "                                          send a CDB to a sim LUN, show status,\n"
 	      "                                          sense and data-in\n"
@@ -65,7 +72,7 @@ int main(int argc, char **argv)
 	const char *ctl = getenv("LUNAR_CTL") ? getenv("LUNAR_CTL") : DEFAULT_CTL;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct lunar_buf req = { 0 };
-	int i = 1, fd, status = -1;
+	int i = 1, fd = -1, status = -1;
 	char buf[65536];
 	ssize_t n;
 
@@ -80,26 +87,26 @@ int main(int argc, char **argv)
 	for (; i < argc; i++) {
 		if (!strcmp(argv[i], "--data-out") && i + 1 < argc) {
 			if (add_file_hex(&req, argv[++i]) < 0)
-				return 1;
+				goto fail;
 		} else if (add_arg(&req, argv[i]) < 0) {
 			fprintf(stderr, "lunarctl: out of memory\n");
-			return 1;
+			goto fail;
 		}
 	}
 	if (strlen(ctl) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "lunarctl: socket path too long\n");
-		return 1;
+		goto fail;
 	}
 	strcpy(sa.sun_path, ctl);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		fprintf(stderr, "lunarctl: cannot reach lunar at %s: %s (is `lunar run` running?)\n", ctl,
 			strerror(errno));
-		return 1;
+		goto fail;
 	}
 	if (lunar_write_all(fd, req.data, req.len) < 0 || shutdown(fd, SHUT_WR) < 0) {
 		fprintf(stderr, "lunarctl: sending the request: %s\n", strerror(errno));
-		return 1;
+		goto fail;
 	}
 	lunar_buf_free(&req);
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
@@ -126,4 +133,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	return status;
+
+fail:
+	/* freed so a sanitizer build reports nothing on the way out */
+	lunar_buf_free(&req);
+	if (fd >= 0)
+		close(fd);
+	return 1;
 }
