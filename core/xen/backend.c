@@ -535,6 +535,104 @@ void lunar_xen_backend_event(struct lunar_xen_backend *b)
 	pthread_mutex_unlock(&b->lock);
 }
 
+/* Watches backend/TYPE if no LUN had that type yet. */
+static int watch_type(struct lunar_xen_backend *b, const char *type, char *err, size_t errlen)
+{
+	char (*grown)[40], base[PATH];
+
+	for (size_t t = 0; t < b->ntypes; t++)
+		if (!strcmp(b->types[t], type))
+			return 0;
+	if (strlen(type) >= sizeof(b->types[0])) {
+		snprintf(err, errlen, "backend type '%s' is too long", type);
+		return -1;
+	}
+	grown = realloc(b->types, (b->ntypes + 1) * sizeof(*b->types));
+	if (!grown) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	b->types = grown;
+	snprintf(base, sizeof(base), "/local/domain/%u/backend/%s", b->x->self_domid, type);
+	if (b->x->vt->xs_watch(b->x, base, "be") < 0) {
+		snprintf(err, errlen, "cannot watch %s: %s", base, strerror(errno));
+		return -1;
+	}
+	snprintf(b->types[b->ntypes++], sizeof(b->types[0]), "%s", type);
+	log_info("xen: serving vhosts under %s", base);
+	return 0;
+}
+
+int lunar_xen_backend_add_lun(struct lunar_xen_backend *b, struct lunar_lun *lun, char *err,
+			      size_t errlen)
+{
+	struct lunar_lun **grown, *other;
+
+	pthread_mutex_lock(&b->lock);
+	other = find_lun(b, lun_type(lun), lun_pdev(lun));
+	if (other) {
+		snprintf(err, errlen, "p-dev '%s' (backend type %s) is LUN '%s''s already",
+			 lun_pdev(lun), lun_type(lun), other->cfg.name);
+		goto fail;
+	}
+	grown = realloc(b->luns, (b->nluns + 1) * sizeof(*b->luns));
+	if (!grown) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	b->luns = grown;
+	if (watch_type(b, lun_type(lun), err, errlen) < 0)
+		goto fail;
+	b->luns[b->nluns++] = lun;
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+fail:
+	pthread_mutex_unlock(&b->lock);
+	return -1;
+}
+
+/*
+ * The guests lose the LUN's devices the way a toolstack's detach takes
+ * them (each device Closing, the vhost Reconfiguring: the frontend removes
+ * the disk and acknowledges), but the ports go now, before the core
+ * destroys the LUN: a command the guest still sends is answered
+ * DID_NO_CONNECT.
+ */
+void lunar_xen_backend_remove_lun(struct lunar_xen_backend *b, struct lunar_lun *lun)
+{
+	char dir[3 * PATH];
+
+	pthread_mutex_lock(&b->lock);
+	for (struct bvhost *v = b->vhosts; v; v = v->next) {
+		bool took = false;
+
+		for (unsigned i = 0; i < v->ndevs;) {
+			struct bdev *d = &v->devs[i];
+
+			if (d->lun != lun) {
+				i++;
+				continue;
+			}
+			log_info("xen %s: %s (LUN '%s') taken from the guest: the LUN was removed",
+				 v->be, d->name, lun->cfg.name);
+			lunar_xen_vhost_remove(v->vh, lun);
+			snprintf(dir, sizeof(dir), "%s/vscsi-devs/%s", v->be, d->name);
+			set_state(b, dir, XB_CLOSING);
+			*d = v->devs[--v->ndevs];
+			took = true;
+		}
+		if (took && v->phase == P_CONNECTED)
+			set_state(b, v->be, XB_RECONFIGURING);
+	}
+	for (size_t i = 0; i < b->nluns; i++) {
+		if (b->luns[i] == lun) {
+			b->luns[i] = b->luns[--b->nluns];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&b->lock);
+}
+
 void lunar_xen_backend_quiesce(struct lunar_xen_backend *b)
 {
 	if (!b)

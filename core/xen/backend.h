@@ -33,6 +33,14 @@ void lunar_xen_backend_event(struct lunar_xen_backend *b);
 /* Every vhost goes: its LUNs are detached, the frontends told Closing. */
 void lunar_xen_backend_quiesce(struct lunar_xen_backend *b);
 void lunar_xen_backend_destroy(struct lunar_xen_backend *b);
+/*
+ * A config reload: a xen LUN added (vhosts may name its p-dev from now on;
+ * fails if another LUN has that p-dev) or removed (its devices are taken
+ * from the guests, its ports gone when this returns).
+ */
+int lunar_xen_backend_add_lun(struct lunar_xen_backend *b, struct lunar_lun *lun, char *err,
+			      size_t errlen);
+void lunar_xen_backend_remove_lun(struct lunar_xen_backend *b, struct lunar_lun *lun);
 /* One line on where lun is served. */
 void lunar_xen_backend_describe(struct lunar_xen_backend *b, struct lunar_lun *lun, char *buf,
 				size_t len);

@@ -68,6 +68,22 @@ static void xen_stop(struct lunar_daemon *d)
 	xops = NULL;
 }
 
+static int xen_add(struct lunar_daemon *d, struct lunar_lun *lun, char *err, size_t errlen)
+{
+	if (!backend) {
+		snprintf(err, errlen, "the xen transport did not start (no xen LUN when lunar "
+			 "started, or it failed): restart lunar");
+		return -1;
+	}
+	return lunar_xen_backend_add_lun(backend, lun, err, errlen);
+}
+
+static void xen_remove(struct lunar_daemon *d, struct lunar_lun *lun)
+{
+	if (backend)
+		lunar_xen_backend_remove_lun(backend, lun);
+}
+
 static void xen_describe(struct lunar_lun *lun, char *buf, size_t len)
 {
 	lunar_xen_backend_describe(backend, lun, buf, len);
@@ -81,5 +97,7 @@ const struct lunar_transport_ops lunar_xen_transport = {
 	.event = xen_event,
 	.quiesce = xen_quiesce,
 	.stop = xen_stop,
+	.add = xen_add,
+	.remove = xen_remove,
 	.describe = xen_describe,
 };

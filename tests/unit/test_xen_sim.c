@@ -863,6 +863,82 @@ static void test_a_xen_without_grant_copy_maps_everything(void **state)
 	assert_int_equal(lunar_xen_sim_copies(f->sim, &fails), c0);
 }
 
+/*
+ * A config reload removes a LUN a guest uses: the guest loses the disk
+ * (the LUN can be destroyed at once), the vhost and its other LUNs go on;
+ * a LUN a reload adds can be attached like any other.
+ */
+static void test_config_reload_removes_and_adds_luns(void **state)
+{
+	struct fx *f = *state;
+	struct lunar_xen_target tg = target("0");
+	struct lunar_xen_dev_spec d1 = { .p_dev = "disk1", .t = 1 };
+	struct lunar_xen_dev_spec d9 = { .p_dev = "disk9", .t = 2 };
+	struct disk has1 = { .front = 0, .t = 1, .present = true };
+	struct disk gone1 = { .front = 0, .t = 1, .present = false };
+	struct disk has9 = { .front = 0, .t = 2, .present = true };
+	struct lunar_xen_front_io io = { .cdb = { 0 }, .cdb_len = 6, .dma = LUNAR_VSCSI_DMA_NONE };
+	struct lunar_lun *lun9, *dup;
+	char err[256], be[160], hello[512];
+	const char *src = getenv("LUNAR_SOURCE_DIR");
+
+	connect_front(f, 0, "0", "disk0", 0);
+	assert_int_equal(lunar_xen_attach(f->tool_xs, &tg, &d1, 1, err, sizeof(err)), 0);
+	assert_true(pump(f, disk_is, &has1));
+	be_path(be, sizeof(be), "0");
+	{
+		struct st s = { be, "state", 4 };
+
+		assert_true(pump(f, node_is, &s));
+	}
+	io.tgt = 1;
+	run(f, 0, &io);
+	assert_int_equal(io.rslt, 0);
+
+	/* disk1 leaves the configuration */
+	lunar_xen_backend_remove_lun(f->b, f->luns[1]);
+	assert_null(f->luns[1]->port);
+	assert_true(pump(f, disk_is, &gone1));
+	{
+		struct st s = { be, "state", 4 };
+
+		/* Reconfiguring, Reconfigured, Connected again */
+		assert_true(pump(f, node_is, &s));
+	}
+	assert_null(lunar_xen_front_error(f->fronts[0]));
+	run(f, 0, &io);
+	assert_int_equal(io.rslt, 1 << 16);	/* DID_NO_CONNECT */
+	io.tgt = 0;
+	run(f, 0, &io);
+	assert_int_equal(io.rslt, 0);
+	/* attaching it again finds no such LUN */
+	assert_int_equal(lunar_xen_attach(f->tool_xs, &tg, &d1, 1, err, sizeof(err)), 0);
+	settle(f);
+	assert_false(lunar_xen_front_has(f->fronts[0], 0, 1, 0));
+
+	/* disk9 joins it */
+	snprintf(hello, sizeof(hello), "%s/examples/hello.lua", src ? src : ".");
+	lun9 = make_lun("disk9", hello);
+	assert_int_equal(lunar_xen_backend_add_lun(f->b, lun9, err, sizeof(err)), 0);
+	/* a second LUN with the same p-dev is refused */
+	dup = make_lun("disk9", hello);
+	assert_int_equal(lunar_xen_backend_add_lun(f->b, dup, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "disk9"));
+	assert_int_equal(lunar_xen_attach(f->tool_xs, &tg, &d9, 1, err, sizeof(err)), 0);
+	assert_true(pump(f, disk_is, &has9));
+	io.tgt = 2;
+	run(f, 0, &io);
+	assert_int_equal(io.rslt, 0);
+	lunar_xen_backend_remove_lun(f->b, lun9);
+	for (int i = 0; i < 2; i++) {
+		struct lunar_lun *l = i ? dup : lun9;
+
+		lunar_lun_detach(l);
+		lunar_gen_destroy(l->gen);
+		lunar_lun_destroy(l);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -885,6 +961,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_ring_ref_and_event_channel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_small_requests_by_grant_copy_large_ones_mapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_xen_without_grant_copy_maps_everything, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_reload_removes_and_adds_luns, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
