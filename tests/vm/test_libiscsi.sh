@@ -11,6 +11,9 @@
 # Read*Residuals tests only those asserts may fail.  In the SCSI family
 # lunar may fail only what fileio fails in the same boot too (LIO's core
 # answers those, e.g. RESERVE(6)).  The per-test table is printed.
+# First, on a tcm_loop disk of the same lunar: Linux attaches without a
+# warning and sg3_utils' view (opcodes, mode pages, VPD, UNMAP, WRITE
+# SAME, COMPARE AND WRITE, discard) agrees with what the data does.
 source "$(dirname "$0")/lib.sh"
 vm_setup
 modprobe target_core_file || { fail "no target_core_file"; finish; }
@@ -25,10 +28,52 @@ luns:
     handler: $LUNAR_SOURCE_DIR/examples/ramdisk.lua
     size: 128MiB
     tcmu: { create: true, fabric: iscsi, portal: 127.0.0.1:3260 }
+  - name: sg0
+    transport: tcmu
+    handler: $LUNAR_SOURCE_DIR/examples/ramdisk.lua
+    size: 64MiB
+    tcmu: { create: true }
 EOF
+dmesg -C
 start_lunar "$T/iscsi.yaml"
 lunar_url=iscsi://127.0.0.1:3260/iqn.2003-01.org.linux-iscsi.lunar:cu0/0
 wait_until 30 iscsi-inq "$lunar_url" || { fail "lunar's iSCSI LUN does not answer"; finish; }
+
+# ---- sg3_utils on the tcm_loop disk: answers agree with each other ------------------
+dev=$(wait_disk sg0) || { fail "no /dev/sdX for sg0"; finish; }
+# nothing the SCSI disk driver said about lunar's disks is a complaint
+no_disk_warnings()
+{
+	! dmesg | grep -E ' (sd|scsi) [0-9]|\[sd[a-z]+\]' |
+		grep -iE 'warn|fail|error|invalid|unsupported|bogus'
+}
+check "Linux attached sg0 without a warning" no_disk_warnings
+check "sg_opcodes lists READ(16), WRITE SAME(16), UNMAP and COMPARE AND WRITE" bash -c \
+	"sg_opcodes $dev >$T/opcodes && grep -q 'Read(16)' $T/opcodes && grep -q 'Write same(16)' $T/opcodes && grep -q 'Unmap' $T/opcodes && grep -q 'Compare and write' $T/opcodes"
+check "sg_opcodes -o 0x89 (one command): COMPARE AND WRITE supported" bash -c \
+	"sg_opcodes -o 0x89 $dev | grep -qi 'supported.*standard\|Command supported'"
+check "sg_modes -a: the caching and control pages" bash -c \
+	"sg_modes -a $dev >$T/modes && grep -qi 'caching' $T/modes && grep -qi 'control' $T/modes"
+check "sg_vpd -p lbpv: UNMAP and WRITE SAME with UNMAP advertised" bash -c \
+	"sg_vpd -p lbpv $dev >$T/lbpv && grep -q 'Unmap command supported (LBPU): 1' $T/lbpv && grep -q 'Write same (16) with unmap bit supported (LBPWS): 1' $T/lbpv"
+head -c 4096 /dev/urandom >"$T/blk8"
+dd if="$T/blk8" of="$dev" bs=4096 seek=256 oflag=direct status=none
+check "sg_unmap: the 8 blocks at 2048 read back as zeros" bash -c \
+	"sg_unmap --lba=2048 --num=8 $dev && cmp <(head -c 4096 /dev/zero) <(dd if=$dev bs=4096 skip=256 count=1 iflag=direct status=none)"
+printf 'Z%.0s' $(seq 512) >"$T/z512"
+check "sg_write_same: 16 blocks of one pattern" bash -c \
+	"sg_write_same --in=$T/z512 --lba=4096 --num=16 $dev && cmp <(for i in \$(seq 16); do cat $T/z512; done) <(dd if=$dev bs=512 skip=4096 count=16 iflag=direct status=none)"
+check "sg_write_same --unmap: zeros again" bash -c \
+	"sg_write_same --unmap --lba=4096 --num=16 $dev && cmp <(head -c 8192 /dev/zero) <(dd if=$dev bs=512 skip=4096 count=16 iflag=direct status=none)"
+printf 'Y%.0s' $(seq 512) >"$T/y512"
+cat "$T/z512" "$T/y512" >"$T/caw.ok"
+dd if="$T/z512" of="$dev" bs=512 seek=6000 oflag=direct status=none
+check "sg_compare_and_write: equal, so written" bash -c \
+	"sg_compare_and_write --in=$T/caw.ok --lba=6000 $dev && cmp $T/y512 <(dd if=$dev bs=512 skip=6000 count=1 iflag=direct status=none)"
+check "sg_compare_and_write: a miscompare is reported (exit 14) and nothing written" bash -c \
+	"sg_compare_and_write -q --in=$T/caw.ok --lba=6000 $dev; test \$? -eq 14 && cmp $T/y512 <(dd if=$dev bs=512 skip=6000 count=1 iflag=direct status=none)"
+check "blkdiscard of the whole disk" blkdiscard "$dev"
+check "still no warning from the disk driver" no_disk_warnings
 
 # the reference: fileio on tmpfs, its own target and portal, demo mode
 ref=$CFS/core/fileio_77/ref
