@@ -6,9 +6,13 @@
 #                and /etc and the lunar tree over 9p and runs dom0.sh
 #   domu.cpio.gz busybox, xen-scsifront/sd/sg/ext4 modules, sg_inq, mke2fs,
 #                e2fsck and their libraries; /init is domu-init
+#   domu-bench.cpio.gz  with $2 = bench: busybox, xen-scsifront/sd modules,
+#                fio and its libraries (about 80 MiB: the guest needs the
+#                memory); /init is domu-bench
 # Rebuilt only when an input is newer.
 set -euo pipefail
 out=$1
+what=${2:-test}
 here=$(cd "$(dirname "$0")" && pwd)
 kver=${LUNAR_XEN_KVER:-}
 if [ -z "$kver" ]; then
@@ -93,5 +97,20 @@ if newer "$out/domu.cpio.gz" "$here/domu-init" "$0"; then
 	[ -f /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$r/etc/"
 	install -m755 "$here/domu-init" "$r/init"
 	initramfs "$r" "$out/domu.cpio.gz"
+	rm -rf "$r"
+fi
+
+if [ "$what" = bench ] && newer "$out/domu-bench.cpio.gz" "$here/domu-bench" "$0"; then
+	command -v fio >/dev/null || { echo "images: no fio (scripts/setup xen)" >&2; exit 77; }
+	r=$(mktemp -d)
+	mkdir -p "$r"/{bin,dev,proc,sys,tmp,mnt,etc,modules}
+	cp /bin/busybox "$r/bin/busybox"
+	for p in $(modlist xen-scsifront sd_mod); do
+		cp "$mods/$p" "$r/modules/"
+		basename "$p" >> "$r/modules/order"
+	done
+	add_bins "$r" "$(command -v fio)"
+	install -m755 "$here/domu-bench" "$r/init"
+	initramfs "$r" "$out/domu-bench.cpio.gz"
 	rm -rf "$r"
 fi

@@ -5,9 +5,12 @@
 #
 #   tests/xen/run.sh lunar    lunar serves the guest (the test)
 #   tests/xen/run.sh kernel   the kernel's xen-scsiback does (the reference)
+#   tests/xen/run.sh bench    both side by side under fio (scripts/bench --xen);
+#                             the results in $LUNAR_BUILD_DIR/xen-vm/bench.txt
 #
 # Env: LUNAR (the lunar binary), LUNAR_SOURCE_DIR, LUNAR_BUILD_DIR (ctest
-# sets them), LUNAR_XEN_TIMEOUT (seconds for the VM, default 480).
+# sets them), LUNAR_XEN_TIMEOUT (seconds for the VM, default 480),
+# LUNAR_XEN_ARGS (words added to dom0's command line: bench_time=S...).
 # Exit 77 (skipped) when this machine cannot run it.  Holds an exclusive
 # lock on /var/tmp/lunar-vm.lock for the VM's whole life: other VM tests
 # (TCMU) on this machine take the same lock.
@@ -26,7 +29,7 @@ command -v xl >/dev/null || [ -x /usr/sbin/xl ] || skip "no Xen tools (scripts/s
 [ "$(id -u)" = 0 ] || skip "needs root (9p shares of /usr and /etc)"
 mkdir -p "$work"
 rc=0
-"$here/images.sh" "$work" || rc=$?
+"$here/images.sh" "$work" "$( [ "$mode" = bench ] && echo bench || echo test)" || rc=$?
 [ $rc = 77 ] && skip "no kernel or Xen image"
 [ $rc = 0 ] || exit $rc
 
@@ -42,7 +45,7 @@ share() { # DIR TAG [rw]
 	echo "-virtfs local,path=$1,mount_tag=$2,security_model=none,${ro}multidevs=remap"
 }
 xencmd="console=com1 com1=115200,8n1 loglvl=warning guest_loglvl=warning dom0_mem=1280M,max:1280M dom0_max_vcpus=1 noreboot"
-dom0cmd="console=hvc0 earlyprintk=xen rdinit=/init quiet xtest=$mode lunar_src=$src lunar_build=$build lunar_work=$work lunar_bin=$lunar"
+dom0cmd="console=hvc0 earlyprintk=xen rdinit=/init quiet xtest=$mode lunar_src=$src lunar_build=$build lunar_work=$work lunar_bin=$lunar ${LUNAR_XEN_ARGS:-}"
 start=$(date +%s)
 set +e
 timeout "${LUNAR_XEN_TIMEOUT:-480}" qemu-system-x86_64 -accel tcg -cpu max,-smap -smp 2 -m 3072 \
