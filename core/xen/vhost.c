@@ -442,12 +442,12 @@ static int map_data(struct lunar_xen_vhost *vh, struct vreq *v, const char **why
 }
 
 /*
- * Gets a command's data ready.  Small Data-In and Data-Out buffers go
- * through the vhost's own bounce buffer by grant copy: the copies of a
- * whole pass are one call, and nothing is mapped or unmapped (each a
- * page-table change and a TLB flush in a PV dom0).  Larger ones, and
- * bidirectional ones, are mapped.  Returns 0, -1 (answer DID_ERROR), -2
- * (stop the vhost).
+ * Gets a command's data ready.  Data-In and Data-Out buffers go through
+ * the request's own bounce buffer by grant copy: the copies of a whole
+ * pass are one call, and nothing is mapped or unmapped (each a page-table
+ * change and a TLB flush in a PV dom0).  Bidirectional buffers, and all
+ * of them where grant copy is missing or LUNAR_XEN_COPY_MAX is lower, are
+ * mapped.  Returns 0, -1 (answer DID_ERROR), -2 (stop the vhost).
  */
 static int prepare_data(struct lunar_xen_vhost *vh, struct vreq *v, const char **why)
 {
@@ -816,7 +816,8 @@ static void *ring_main(void *arg)
 /*
  * Requests up to this many bytes go by grant copy, larger ones are mapped
  * (0: all mapped, as where gntdev cannot copy).  LUNAR_XEN_COPY_MAX, in
- * bytes, overrides the default: for measuring.
+ * bytes, lowers the default (every request): for measuring.  A bounce
+ * buffer's pages are only memory once a request that large used them.
  */
 static uint32_t copy_max(struct lunar_xenops *x, struct lunar_xen_chan *ch)
 {

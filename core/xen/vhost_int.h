@@ -25,7 +25,10 @@ struct lunar_xen_chan;
 
 enum {
 	RING = LUNAR_VSCSI_RING_SIZE,
-	COPY_MAX_DEFAULT = 64 << 10,	/* bytes; LUNAR_XEN_COPY_MAX overrides */
+	/* bytes; LUNAR_XEN_COPY_MAX overrides.  Every request by default:
+	 * measured under Xen 4.17 (PV dom0), a 1 MiB read by grant copy ran
+	 * at 0.82x xen-scsiback, mapped at 0.56x (map + unmap per request) */
+	COPY_MAX_DEFAULT = LUNAR_VSCSI_SG_MAX * LUNAR_VSCSI_PAGE,
 	COPIES = RING * LUNAR_VSCSI_SG_MAX,
 	MAX_DEVS = 64,		/* LUNs on one vhost */
 	TMR_ABORT_TASK = 1,	/* task management types as TCMU numbers them */

@@ -788,10 +788,11 @@ static void test_grants_that_do_not_map_are_refused_cleanly(void **state)
 }
 
 /*
- * Requests up to 64 KiB go through the vhost's bounce buffers by grant
- * copy, larger ones are mapped; a Xen that cannot copy gets every request
- * mapped.  The guest sees the same bytes either way, and a Data-In shorter
- * than its buffer leaves the rest of the buffer as the guest had it.
+ * Requests go through the vhost's bounce buffers by grant copy (up to
+ * LUNAR_XEN_COPY_MAX bytes, every request by default), larger ones are
+ * mapped; a Xen that cannot copy gets every request mapped.  The guest
+ * sees the same bytes either way, and a Data-In shorter than its buffer
+ * leaves the rest of the buffer as the guest had it.
  */
 static void roundtrip(struct fx *f, uint32_t len, uint32_t lba)
 {
@@ -827,7 +828,7 @@ static void short_inquiry_keeps_the_rest(struct fx *f)
 		assert_int_equal(buf[i], 0xa5);
 }
 
-static void test_small_requests_by_grant_copy_large_ones_mapped(void **state)
+static void test_requests_by_grant_copy_up_to_copy_max(void **state)
 {
 	struct fx *f = *state;
 	uint64_t c0, c1, c2, fails;
@@ -838,6 +839,24 @@ static void test_small_requests_by_grant_copy_large_ones_mapped(void **state)
 	c1 = lunar_xen_sim_copies(f->sim, &fails);
 	/* a page each way */
 	assert_int_equal(c1 - c0, 2);
+	roundtrip(f, 1 << 20, 400);
+	c2 = lunar_xen_sim_copies(f->sim, &fails);
+	/* 256 pages each way, and the indirect descriptor pages */
+	assert_true(c2 - c1 >= 2 * 256);
+	assert_int_equal(fails, 0);
+	short_inquiry_keeps_the_rest(f);
+}
+
+static void test_requests_past_copy_max_are_mapped(void **state)
+{
+	struct fx *f = *state;
+	uint64_t c1, c2, fails;
+
+	/* read when the vhost connects */
+	setenv("LUNAR_XEN_COPY_MAX", "65536", 1);
+	connect_front(f, 0, "0", "disk0", 0);
+	unsetenv("LUNAR_XEN_COPY_MAX");
+	c1 = lunar_xen_sim_copies(f->sim, &fails);
 	roundtrip(f, 64 << 10, 200);
 	c2 = lunar_xen_sim_copies(f->sim, &fails);
 	/* 16 pages each way (and the indirect descriptor pages) */
@@ -959,7 +978,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_indirect_descriptor_past_its_page, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grants_that_do_not_map_are_refused_cleanly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_ring_ref_and_event_channel, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_small_requests_by_grant_copy_large_ones_mapped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_requests_by_grant_copy_up_to_copy_max, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_requests_past_copy_max_are_mapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_xen_without_grant_copy_maps_everything, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_reload_removes_and_adds_luns, setup, teardown),
 	};
