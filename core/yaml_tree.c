@@ -138,19 +138,30 @@ static void parser_error(yaml_parser_t *parser, FILE *f, struct lunar_diag *d)
 
 	/*
 	 * A reader error (bad UTF-8, a control character) comes with a byte
-	 * offset and no mark: count lines and characters up to it ourselves.
+	 * offset and no mark: count lines and characters up to it ourselves,
+	 * in the file's encoding (a UTF-16 file has '\n' bytes that are not
+	 * line breaks).
 	 */
 	if (parser->error == YAML_READER_ERROR && fseek(f, 0, SEEK_SET) == 0) {
+		bool le = parser->encoding == YAML_UTF16LE_ENCODING;
+		bool be = parser->encoding == YAML_UTF16BE_ENCODING;
+
 		line = col = 1;
-		for (size_t off = 0; off < parser->problem_offset; off++) {
+		for (size_t off = 0; off < parser->problem_offset; off += le || be ? 2 : 1) {
 			int ch = getc(f);
 
+			if (ch != EOF && (le || be)) {
+				int ch2 = getc(f);
+
+				ch = ch2 == EOF ? EOF : le ? ch2 << 8 | ch : ch << 8 | ch2;
+			}
 			if (ch == EOF)
 				break;
 			if (ch == '\n') {
 				line++;
 				col = 1;
-			} else if ((ch & 0xc0) != 0x80) {
+			} else if ((le || be) ? (ch & 0xfc00) != 0xdc00 && ch != 0xfeff
+					      : (ch & 0xc0) != 0x80) {
 				col++;
 			}
 		}

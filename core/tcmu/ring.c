@@ -74,7 +74,8 @@ static void bad_cmd(struct lunar_tcmu_entry *e, uint8_t bad, const char *why)
 static void decode_cmd(struct lunar_tcmu_ring *r, const uint8_t *ent, struct lunar_tcmu_entry *e)
 {
 	const struct lunar_tcmu_cmd_entry *c = (const void *)ent;
-	uint64_t start = (uint64_t)r->mb->cmdr_off + r->ctail;
+	/* where init found the ring, not what the mailbox says now */
+	uint64_t start = (uint64_t)(r->cmdr - r->base) + r->ctail;
 	uint64_t end = start + e->len;
 	uint64_t n = (uint64_t)c->req.iov_cnt + c->req.iov_bidi_cnt;
 	uint64_t cdb_off = c->req.cdb_off;
