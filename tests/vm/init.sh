@@ -50,6 +50,14 @@ done
 for d in run mnt; do
 	mount -t tmpfs -o mode=755 tmpfs "/root/$d"
 done
+# trees the host keeps under what is tmpfs here (vm.sh: /xfer/trees), at
+# their own paths, written files kept in the VM
+while read -r tag path; do
+	mkdir -p "/rw/$tag/lower" "/rw/$tag/upper" "/rw/$tag/work" "/root$path"
+	mount -t 9p -o "$o9p,cache=loose,ro" "$tag" "/rw/$tag/lower" || fatal "no share $tag"
+	mount -t overlay overlay -o "lowerdir=/rw/$tag/lower,upperdir=/rw/$tag/upper,workdir=/rw/$tag/work" \
+		"/root$path" || fatal "no overlay on $path"
+done </root/xfer/trees
 if grep -q '^out$' /sys/bus/virtio/drivers/9pnet_virtio/*/mount_tag 2>/dev/null; then
 	mkdir -p /root/run/out
 	mount -t 9p -o "$o9p,cache=none" out /root/run/out

@@ -144,13 +144,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 {
 	printf 'export LUNAR_VM_CWD=%q\n' "$PWD"
-	# the guest has fresh tmpfs on these: a script there goes by copy
-	case $script in
-	/tmp/* | /var/tmp/* | /run/* | /mnt/* | /dev/shm/*)
-		cp "$script" "$run/job"
-		printf 'export LUNAR_VM_SCRIPT=/xfer/job\n' ;;
-	*) printf 'export LUNAR_VM_SCRIPT=%q\n' "$script" ;;
-	esac
+	printf 'export LUNAR_VM_SCRIPT=%q\n' "$script"
 	printf 'export LUNAR_VM_SHELL=%q\n' "$shell"
 	printf 'export LUNAR_VM_OUT=%q\n' "${out:+/run/out}"
 	for v in LUNAR LUNARCTL LUNAR_SOURCE_DIR LUNAR_BUILD_DIR LUNAR_TEST_VERBOSE ASAN_OPTIONS UBSAN_OPTIONS; do
@@ -169,6 +163,28 @@ shares=(
 	-fsdev "local,id=xfer,path=$run,security_model=none"
 	-device "virtio-9p-pci,fsdev=xfer,mount_tag=xfer"
 )
+# The guest mounts fresh tmpfs on /tmp, /var/tmp, /run, /mnt and /dev/shm,
+# hiding the host's: a tree there (a CI clone in /tmp, a build directory
+# in /var/tmp) is shared by itself and mounted back at its own path, under
+# a tmpfs overlay like the rest of the host (written files stay in the VM).
+masked() { case $1/ in /tmp/* | /var/tmp/* | /run/* | /mnt/* | /dev/shm/*) return 0 ;; esac; return 1; }
+trees=()
+for d in "${LUNAR_SOURCE_DIR:-}" "${LUNAR_BUILD_DIR:-}" "$(dirname "${LUNAR:-/}")" \
+	"$(dirname "$script")" "$PWD"; do
+	[ -n "$d" ] && [ -d "$d" ] && masked "$d" || continue
+	d=$(cd "$d" && pwd -P)
+	for t in "${trees[@]}"; do
+		case $d/ in "$t"/*) continue 2 ;; esac
+	done
+	trees+=("$d")
+done
+: >"$run/trees"
+for i in "${!trees[@]}"; do
+	[ "$i" -lt 4 ] || die "more than 4 directories under the guest's tmpfs: ${trees[*]}"
+	shares+=(-fsdev "local,id=tree$i,path=${trees[$i]},security_model=none,readonly=on,multidevs=remap"
+		 -device "virtio-9p-pci,fsdev=tree$i,mount_tag=tree$i")
+	printf 'tree%s %s\n' "$i" "${trees[$i]}" >>"$run/trees"
+done
 if [ -n "$out" ]; then
 	shares+=(-fsdev "local,id=out,path=$out,security_model=none"
 		 -device "virtio-9p-pci,fsdev=out,mount_tag=out")
