@@ -142,6 +142,13 @@ int lunar_tcmu_ring_next(struct lunar_tcmu_ring *r, struct lunar_tcmu_entry *e)
 		if (head >= r->cmdr_size || head % LUNAR_TCMU_ALIGN)
 			return broken(r, "cmd_head %u is outside the ring of %u bytes", head,
 				      r->cmdr_size);
+		/* the kernel writes only where cmd_tail lets it: a head that
+		 * went back, or round past entries we still hold, is a
+		 * producer that overwrote them */
+		if (ring_used(r, head, r->dtail) < ring_used(r, r->ctail, r->dtail))
+			return broken(r, "cmd_head %u went into entries not yet completed "
+				      "(consumed up to %u, completed up to %u)", head, r->ctail,
+				      r->dtail);
 		if (r->ctail == head)
 			return 0;
 		h = (void *)(r->cmdr + r->ctail);

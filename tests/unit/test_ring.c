@@ -491,6 +491,25 @@ static void test_head_outside_ring(void **state)
 	expect_broken(f, "cmd_head");
 }
 
+static void test_head_back_into_held_entries(void **state)
+{
+	struct fx *f = *state;
+	struct lunar_tcmu_entry e;
+	uint32_t second;
+
+	start(f, 0);
+	put_cmd(f, 1, TUR, 6, NULL, 0, 0);
+	second = f->head;
+	put_cmd(f, 2, TUR, 6, NULL, 0, 0);
+	publish(f);
+	assert_int_equal(lunar_tcmu_ring_next(&f->r, &e), 1);
+	assert_int_equal(lunar_tcmu_ring_next(&f->r, &e), 1);
+	/* both held, none completed: a head that went back is a producer
+	 * writing over them */
+	f->mb->cmd_head = second;
+	expect_broken(f, "not yet completed");
+}
+
 static void test_short_command_entry(void **state)
 {
 	struct fx *f = *state;
@@ -675,6 +694,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_length_beyond_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_length_beyond_head, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_head_outside_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_head_back_into_held_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_command_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_id_zero, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iov_beyond_data_area, setup, teardown),
