@@ -169,15 +169,17 @@ shares=(
 # a tmpfs overlay like the rest of the host (written files stay in the VM).
 masked() { case $1/ in /tmp/* | /var/tmp/* | /run/* | /mnt/* | /dev/shm/*) return 0 ;; esac; return 1; }
 trees=()
-for d in "${LUNAR_SOURCE_DIR:-}" "${LUNAR_BUILD_DIR:-}" "$(dirname "${LUNAR:-/}")" \
-	"$(dirname "$script")" "$PWD"; do
-	[ -n "$d" ] && [ -d "$d" ] && masked "$d" || continue
-	d=$(cd "$d" && pwd -P)
+# outermost first (this tree itself), so a directory inside one shared is
+# not shared again
+while read -r d; do
 	for t in "${trees[@]}"; do
 		case $d/ in "$t"/*) continue 2 ;; esac
 	done
 	trees+=("$d")
-done
+done < <(for d in "$here/../.." "${LUNAR_SOURCE_DIR:-}" "${LUNAR_BUILD_DIR:-}" \
+		"$(dirname "${LUNAR:-/}")" "$(dirname "$script")" "$PWD"; do
+		[ -n "$d" ] && [ -d "$d" ] && masked "$d" && (cd "$d" && pwd -P)
+	done | awk '{ print length($0) " " $0 }' | sort -n | cut -d' ' -f2-)
 : >"$run/trees"
 for i in "${!trees[@]}"; do
 	[ "$i" -lt 4 ] || die "more than 4 directories under the guest's tmpfs: ${trees[*]}"

@@ -99,7 +99,8 @@ run_vm()
 
 	snapshot_scripts
 	echo "bench --vm: booting the VM: $rounds round(s) of 5 jobs x 3 LUNs, ${runtime} s each" >&2
-	bash "$work/scripts/vm.sh" --timeout "$(vm_timeout)" --mem 2048 --out "$work" \
+	# vm.sh shares the tree into the VM when it lies under /tmp (a CI clone)
+	LUNAR_SOURCE_DIR=$src LUNAR=$lunar bash "$work/scripts/vm.sh" --timeout "$(vm_timeout)" --mem 2048 --out "$work" \
 		"$work/scripts/bench-guest.sh" --src "$src" --out /run/out --runtime "$runtime" \
 		--rounds "$rounds" --lunar "$lunar" "${guest_args[@]}" || rc=$?
 	[ "$rc" -eq 0 ] && return 0
