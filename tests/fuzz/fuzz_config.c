@@ -248,25 +248,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lunar_buf_free(&d.text);
 	return 0;
 }
-
-#ifdef LUNAR_FUZZ_REPLAY
-/* Without libFuzzer: run the corpus files given (a regression test). */
-int main(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		static uint8_t buf[1 << 20];
-		size_t n;
-
-		if (!f) {
-			perror(argv[i]);
-			return 1;
-		}
-		n = fread(buf, 1, sizeof(buf), f);
-		fclose(f);
-		LLVMFuzzerTestOneInput(buf, n);
-	}
-	printf("%d inputs replayed\n", argc - 1);
-	return 0;
-}
-#endif
