@@ -31,22 +31,6 @@ static int active;
 
 /* ---- the socket ----------------------------------------------------------------- */
 
-static int mkdir_p(const char *dir)
-{
-	char tmp[PATH_MAX];
-
-	snprintf(tmp, sizeof(tmp), "%s", dir);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 int lunar_ctl_listen(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -59,7 +43,7 @@ int lunar_ctl_listen(const char *path, char *err, size_t errlen)
 	}
 	strcpy(sa.sun_path, path);
 	snprintf(dir, sizeof(dir), "%s", path);
-	if (mkdir_p(dirname(dir)) < 0) {
+	if (lunar_mkdir_p(dirname(dir)) < 0) {
 		snprintf(err, errlen, "cannot create its directory: %s", strerror(errno));
 		return -1;
 	}

@@ -173,22 +173,6 @@ static const char *shown(const char *path, const char *cwd)
 	return path;
 }
 
-static int mkdir_p(const char *dir)
-{
-	char tmp[PATH_MAX];
-
-	snprintf(tmp, sizeof(tmp), "%s", dir);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 int lunar_scaffold(int argc, char **argv)
 {
 	const char *name = NULL, *level = "disk", *dir = NULL;
@@ -293,7 +277,7 @@ int lunar_scaffold(int argc, char **argv)
 		}
 	}
 
-	if (mkdir_p(outdir) < 0 || mkdir_p(testdir) < 0) {
+	if (lunar_mkdir_p(outdir) < 0 || lunar_mkdir_p(testdir) < 0) {
 		fprintf(stderr, "lunar new: cannot create %s: %s\n", dir ? dir : outdir, strerror(errno));
 		goto out;
 	}

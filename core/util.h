@@ -57,5 +57,7 @@ uint64_t lunar_now_ns(void);
 
 /* Write all of buf to fd, retrying on EINTR and short writes. */
 int lunar_write_all(int fd, const void *buf, size_t len);
+/* mkdir -p DIR (mode 0755); 0, or -1 with errno. */
+int lunar_mkdir_p(const char *dir);
 
 #endif
