@@ -458,6 +458,34 @@ static void reconcile(struct lunar_xen_backend *b)
 
 /* ---- the backend ------------------------------------------------------------------- */
 
+/* Watches backend/TYPE if no LUN had that type yet. */
+static int watch_type(struct lunar_xen_backend *b, const char *type, char *err, size_t errlen)
+{
+	char (*grown)[40], base[PATH];
+
+	for (size_t t = 0; t < b->ntypes; t++)
+		if (!strcmp(b->types[t], type))
+			return 0;
+	if (strlen(type) >= sizeof(b->types[0])) {
+		snprintf(err, errlen, "backend type '%s' is too long", type);
+		return -1;
+	}
+	grown = realloc(b->types, (b->ntypes + 1) * sizeof(*b->types));
+	if (!grown) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	b->types = grown;
+	snprintf(base, sizeof(base), "/local/domain/%u/backend/%s", b->x->self_domid, type);
+	if (b->x->vt->xs_watch(b->x, base, "be") < 0) {
+		snprintf(err, errlen, "cannot watch %s: %s", base, strerror(errno));
+		return -1;
+	}
+	snprintf(b->types[b->ntypes++], sizeof(b->types[0]), "%s", type);
+	log_info("xen: serving vhosts under %s", base);
+	return 0;
+}
+
 struct lunar_xen_backend *lunar_xen_backend_create(struct lunar_xenops *x,
 						   struct lunar_lun *const *luns, size_t n,
 						   char *err, size_t errlen)
@@ -471,19 +499,10 @@ struct lunar_xen_backend *lunar_xen_backend_create(struct lunar_xenops *x,
 	b->epfd = b->notice_fd = -1;
 	pthread_mutex_init(&b->lock, NULL);
 	b->luns = calloc(n ? n : 1, sizeof(*b->luns));
-	b->types = calloc(n ? n : 1, sizeof(*b->types));
-	if (!b->luns || !b->types)
+	if (!b->luns)
 		goto oom;
-	for (size_t i = 0; i < n; i++) {
-		size_t t;
-
+	for (size_t i = 0; i < n; i++)
 		b->luns[b->nluns++] = luns[i];
-		for (t = 0; t < b->ntypes; t++)
-			if (!strcmp(b->types[t], lun_type(luns[i])))
-				break;
-		if (t == b->ntypes)
-			snprintf(b->types[b->ntypes++], sizeof(b->types[0]), "%s", lun_type(luns[i]));
-	}
 	b->epfd = epoll_create1(EPOLL_CLOEXEC);
 	b->notice_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (b->epfd < 0 || b->notice_fd < 0 ||
@@ -493,17 +512,11 @@ struct lunar_xen_backend *lunar_xen_backend_create(struct lunar_xenops *x,
 		lunar_xen_backend_destroy(b);
 		return NULL;
 	}
-	for (size_t t = 0; t < b->ntypes; t++) {
-		char base[PATH];
-
-		snprintf(base, sizeof(base), "/local/domain/%u/backend/%s", x->self_domid,
-			 b->types[t]);
-		if (x->vt->xs_watch(x, base, "be") < 0) {
-			snprintf(err, errlen, "cannot watch %s: %s", base, strerror(errno));
+	for (size_t i = 0; i < n; i++) {
+		if (watch_type(b, lun_type(luns[i]), err, errlen) < 0) {
 			lunar_xen_backend_destroy(b);
 			return NULL;
 		}
-		log_info("xen: serving vhosts under %s", base);
 	}
 	return b;
 oom:
@@ -533,34 +546,6 @@ void lunar_xen_backend_event(struct lunar_xen_backend *b)
 	pthread_mutex_lock(&b->lock);
 	reconcile(b);
 	pthread_mutex_unlock(&b->lock);
-}
-
-/* Watches backend/TYPE if no LUN had that type yet. */
-static int watch_type(struct lunar_xen_backend *b, const char *type, char *err, size_t errlen)
-{
-	char (*grown)[40], base[PATH];
-
-	for (size_t t = 0; t < b->ntypes; t++)
-		if (!strcmp(b->types[t], type))
-			return 0;
-	if (strlen(type) >= sizeof(b->types[0])) {
-		snprintf(err, errlen, "backend type '%s' is too long", type);
-		return -1;
-	}
-	grown = realloc(b->types, (b->ntypes + 1) * sizeof(*b->types));
-	if (!grown) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	b->types = grown;
-	snprintf(base, sizeof(base), "/local/domain/%u/backend/%s", b->x->self_domid, type);
-	if (b->x->vt->xs_watch(b->x, base, "be") < 0) {
-		snprintf(err, errlen, "cannot watch %s: %s", base, strerror(errno));
-		return -1;
-	}
-	snprintf(b->types[b->ntypes++], sizeof(b->types[0]), "%s", type);
-	log_info("xen: serving vhosts under %s", base);
-	return 0;
 }
 
 int lunar_xen_backend_add_lun(struct lunar_xen_backend *b, struct lunar_lun *lun, char *err,
