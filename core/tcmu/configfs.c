@@ -305,23 +305,32 @@ static int fabric_dir(const char *fabric, const char *module, char *out, size_t 
 	return -1;
 }
 
+/* Makes (or finds) FABRIC's target NAME and its tpgt_1: the path in tpg. */
+static int target_tpg(struct lunar_tcmu_journal *j, const char *fabric, const char *module,
+		      const char *name, char *tpg, size_t tpglen, char *err, size_t errlen)
+{
+	char top[PATH_MAX];
+
+	if (fabric_dir(fabric, module, top, sizeof(top), err, errlen) < 0)
+		return -1;
+	snprintf(tpg, tpglen, "%s/%s", top, name);
+	if (ensure_dir(j, tpg, err, errlen) < 0)
+		return -1;
+	snprintf(tpg, tpglen, "%s/%s/tpgt_1", top, name);
+	return ensure_dir(j, tpg, err, errlen);
+}
+
 int lunar_tcmu_export_loop(struct lunar_tcmu_journal *j, const char *dir, const char *lun,
 			   const char *wwn, char *where, size_t wherelen, char *err, size_t errlen)
 {
-	char top[PATH_MAX], tpg[PATH_MAX + 64], path[PATH_MAX + 96], seed[64], nexus[21], cur[64];
+	char tpg[PATH_MAX + 64], path[PATH_MAX + 96], seed[64], nexus[21], cur[64];
 	unsigned k;
 
 	if (find_export("loopback", dir, path, sizeof(path)) == 0) {
 		snprintf(where, wherelen, "tcm_loop %s", path + strlen(LUNAR_TCMU_TARGET "/loopback/"));
 		return 0;
 	}
-	if (fabric_dir("loopback", "tcm_loop", top, sizeof(top), err, errlen) < 0)
-		return -1;
-	snprintf(tpg, sizeof(tpg), "%s/%s", top, wwn);
-	if (ensure_dir(j, tpg, err, errlen) < 0)
-		return -1;
-	snprintf(tpg, sizeof(tpg), "%s/%s/tpgt_1", top, wwn);
-	if (ensure_dir(j, tpg, err, errlen) < 0)
+	if (target_tpg(j, "loopback", "tcm_loop", wwn, tpg, sizeof(tpg), err, errlen) < 0)
 		return -1;
 	/* the I_T nexus comes before any LUN: the LUN's link scans it */
 	snprintf(path, sizeof(path), "%s/nexus", tpg);
@@ -348,7 +357,7 @@ int lunar_tcmu_export_iscsi(struct lunar_tcmu_journal *j, const char *dir, const
 		{ "attrib/cache_dynamic_acls", "1" },
 		{ "attrib/demo_mode_write_protect", "0" },
 	};
-	char top[PATH_MAX], tpg[PATH_MAX + 256], path[PATH_MAX + 320], cur[16];
+	char tpg[PATH_MAX + 256], path[PATH_MAX + 320], cur[16];
 	unsigned k;
 
 	if (!lunar_tcmu_iqn_ok(iqn)) {
@@ -364,13 +373,7 @@ int lunar_tcmu_export_iscsi(struct lunar_tcmu_journal *j, const char *dir, const
 		snprintf(where, wherelen, "iSCSI %s", path + strlen(LUNAR_TCMU_TARGET "/iscsi/"));
 		return 0;
 	}
-	if (fabric_dir("iscsi", "iscsi_target_mod", top, sizeof(top), err, errlen) < 0)
-		return -1;
-	snprintf(tpg, sizeof(tpg), "%s/%s", top, iqn);
-	if (ensure_dir(j, tpg, err, errlen) < 0)
-		return -1;
-	snprintf(tpg, sizeof(tpg), "%s/%s/tpgt_1", top, iqn);
-	if (ensure_dir(j, tpg, err, errlen) < 0)
+	if (target_tpg(j, "iscsi", "iscsi_target_mod", iqn, tpg, sizeof(tpg), err, errlen) < 0)
 		return -1;
 	if (link_lun(j, tpg, dir, lun, &k, err, errlen) < 0)
 		return -1;
